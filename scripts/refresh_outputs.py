@@ -1,0 +1,40 @@
+"""Re-execute notebooks in place so their stored outputs (which nbval compares) are current.
+
+Run through ``bash tasks.sh outputs [NOTEBOOK...]``, which starts both sandboxes first. Each
+notebook runs on the first backend its metadata allows (``s3lab.backends``, default moto).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def refresh(path: Path) -> None:
+    """Execute one notebook in its own folder and write it back with fresh outputs."""
+    nb = nbformat.read(path, as_version=4)
+    backends = nb.metadata.get("s3lab", {}).get("backends", ["moto", "server"])
+    os.environ["S3LAB_BACKEND"] = backends[0]
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    nbformat.write(nb, path)
+    print(f"refreshed {path.relative_to(ROOT)} on {backends[0]}", file=sys.stderr)
+
+
+def main(argv: list[str]) -> int:
+    """Refresh the notebooks named, or every notebook in notebooks/."""
+    paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for path in paths:
+        refresh(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

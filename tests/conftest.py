@@ -1,0 +1,53 @@
+"""Fixtures for the unit tests (the session set-up is in the top-level conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s3lab import backends
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["moto", "server"])
+def lab(request: pytest.FixtureRequest) -> backends.Backend:
+    """The session's sandbox, once per backend (both are running since session start)."""
+    return backends.resolve(request.param)
+
+
+@pytest.fixture(scope="session")
+def server() -> backends.Backend:
+    """The SeaweedFS sandbox: the one that checks signatures like AWS."""
+    return backends.resolve("server")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``s3lab`` command in a child process, as a person would."""
+    return subprocess.run(
+        [sys.executable, "-m", "s3lab.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=180,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """A failure a person caused: exit code not 0, one line on stderr with a fix, no traceback."""
+    assert result.returncode != 0, result
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0] == lines[-1], result.stderr  # progress may precede it
+    assert " -- fix: " in errors[0], errors[0]
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]

@@ -1,0 +1,115 @@
+"""The site builds from executed notebooks, and no page or file leaks a key.
+
+The build runs jupyter-book exactly as `bash tasks.sh book` does, on the sandboxes this test
+session started, into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.secrets_guard import find_keys
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run(
+        [str(jb), "build", "--all", str(ROOT), "--path-output", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=1500,
+        check=False,
+    )
+    log = out / "build.log"
+    log.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, (
+        f"book build failed, see {log}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    )
+    return out / "_build" / "html"
+
+
+def test_site_has_a_page_per_notebook_with_this_runs_outputs(site: Path) -> None:
+    assert (site / "index.html").exists()
+    for notebook in NOTEBOOKS:
+        page = site / "notebooks" / f"{notebook.stem}.html"
+        assert page.exists(), f"no page for {notebook.name}"
+        html = page.read_text()
+        assert "cell_output" in html, f"{page.name} shows no outputs"
+
+
+def test_first_bucket_page_shows_real_aws_output(site: Path) -> None:
+    html = (site / "notebooks" / "10_first_bucket.html").read_text()
+    assert "make_bucket: s3lab-first-" in html
+    assert "remove_bucket: s3lab-first-" in html
+
+
+def test_no_key_in_built_pages(site: Path) -> None:
+    leaks = {
+        str(p.relative_to(site)): find_keys(p.read_text(errors="replace"))
+        for p in site.rglob("*.html")
+    }
+    assert not {k: v for k, v in leaks.items() if v}
+
+
+def test_no_key_in_notebook_outputs() -> None:
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        outputs = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]
+        assert not find_keys(json.dumps(outputs)), path.name
+
+
+def _tracked_files() -> list[Path]:
+    done = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    if done.returncode != 0:
+        print("not a git work tree: scanning every file instead of the tracked ones")
+        return [
+            p
+            for p in ROOT.rglob("*")
+            if p.is_file()
+            and ".venv" not in p.parts
+            and "_build" not in p.parts
+            and ".git" not in p.parts
+        ]
+    return [ROOT / name for name in done.stdout.decode().split("\0") if name]
+
+
+def test_no_key_in_tracked_files() -> None:
+    leaks = {}
+    for path in _tracked_files():
+        if path.is_file():
+            found = find_keys(path.read_text(errors="replace"))
+            if found:
+                leaks[str(path.relative_to(ROOT))] = found
+    assert not leaks
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aws_access_key_id = AKIA" + "Q3EGRIOEXAMPLE7Z",
+        "export AWS_SECRET_ACCESS_KEY=" + "Zk7x/9Qa" * 5,
+        '{"SecretAccessKey": "' + "aB3" * 13 + 'x"}',
+    ],
+)
+def test_guard_finds_planted_keys(text: str) -> None:
+    assert find_keys(text)
+
+
+def test_guard_allows_the_documented_fake_keys_and_hashes() -> None:
+    from s3lab.sandbox import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
+
+    assert not find_keys(f"{FAKE_ACCESS_KEY_ID} {FAKE_SECRET_ACCESS_KEY}")
+    assert not find_keys("commit 0cabbd76e8faa4e4aa0cabbd76e8faa4e4aa0cab")  # hex, not a key
