@@ -31,8 +31,9 @@ setup_system() {
     exit 1
   fi
   say "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 setup_python() {
@@ -41,11 +42,15 @@ setup_python() {
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
-  say "creating the virtual environment $VENV (first time: a few minutes)"
+  say "installing Python packages into $VENV (first time: a few minutes; log: $VENV/setup.log)"
   python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -c requirements.lock -e '.[test]'
-  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+  if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+    "$VENV/bin/python" -m pip install -c requirements.lock -e '.[test]' &&
+    "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3; } >"$VENV/setup.log" 2>&1; then
+    tail -20 "$VENV/setup.log" >&2
+    echo "error: installing Python packages failed -- fix: read $VENV/setup.log, then run again" >&2
+    exit 1
+  fi
   echo "$want" >"$stamp"
 }
 
