@@ -53,6 +53,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.option.nbval_sanitize_with = str(SANITIZE)
 
 
+_NOTEBOOK_RESULTS: dict[tuple[str, str], list[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember each notebook cell's outcome, per notebook and backend, for the summary."""
+    parts = report.nodeid.split("::")
+    is_cell = len(parts) == 3 and parts[0].endswith(".ipynb")
+    # a cell's call, or a failed set-up (its kernel did not start) counts as its outcome
+    if is_cell and (report.when == "call" or report.outcome != "passed"):
+        _NOTEBOOK_RESULTS.setdefault((parts[0], parts[1]), []).append(report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print one line per notebook and backend: the proof that each ran on both."""
+    if not _NOTEBOOK_RESULTS:
+        return
+    terminalreporter.section("notebooks validated (nbval)")
+    for (notebook, backend), outcomes in sorted(_NOTEBOOK_RESULTS.items()):
+        bad = [o for o in outcomes if o != "passed"]
+        verdict = "ok" if not bad else f"{len(bad)} not passed ({', '.join(sorted(set(bad)))})"
+        terminalreporter.write_line(f"{notebook:45} {backend:7} {len(outcomes):3} cells  {verdict}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Stop the sandboxes and remove their data, whatever the tests did."""
     home = os.environ.get("S3LAB_TEST_HOME")
