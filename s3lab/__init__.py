@@ -4,7 +4,20 @@ The few functions a notebook calls are re-exported here, grouped by the module t
 """
 
 from s3lab.backends import Backend, backend_name, resolve, use
-from s3lab.buckets import make_bucket, unique_name
+from s3lab.buckets import (
+    bucket_cost,
+    cleanup,
+    client_for,
+    get,
+    make_bucket,
+    put,
+    remove_bucket,
+    seed_arithmetic,
+    sync,
+    unique_name,
+    usage,
+    validate,
+)
 from s3lab.errors import S3LabError
 
 __all__ = [
@@ -13,9 +26,19 @@ __all__ = [
     "backend_name",
     "resolve",
     "use",
-    # buckets: names and the region constraint
+    # buckets: names, make, copy, remove, cost
+    "bucket_cost",
+    "cleanup",
+    "client_for",
+    "get",
     "make_bucket",
+    "put",
+    "remove_bucket",
+    "seed_arithmetic",
+    "sync",
     "unique_name",
+    "usage",
+    "validate",
     # errors
     "S3LabError",
 ]

@@ -137,9 +137,469 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_sandbox_run)
 
 
+# --- configure and doctor -----------------------------------------------------------------------
+
+
+def _configure(args: argparse.Namespace) -> int:
+    from s3lab import configure
+
+    if args.verb == "list":
+        rows = configure.list_settings(args.list_profile or args.profile)
+        print(configure.format_settings(rows))
+        return 0
+    if args.fix_permissions:
+        changed = configure.fix_permissions()
+        shown = ", ".join(map(str, changed))
+        print(f"now private (0600): {shown}" if changed else "already private")
+        return 0
+    profile = args.profile
+    secret = args.secret_access_key
+    if secret == "-":
+        secret = configure.read_secret_stdin()
+    elif secret:
+        print(
+            "note: a secret typed on the command line stays in your shell history; "
+            "next time use --secret-access-key - and paste it",
+            file=sys.stderr,
+        )
+    if args.sandbox:
+        written = configure.configure_sandbox(
+            args.backend, profile=profile or configure.SANDBOX_PROFILE, force=args.force
+        )
+    elif args.kopah:
+        written = configure.configure_kopah(
+            profile or "kopah",
+            access_key_id=args.access_key_id,
+            secret_access_key=secret,
+            region=args.region,
+            force=args.force,
+        )
+    else:
+        values = {
+            "access_key_id": args.access_key_id,
+            "secret_access_key": secret,
+            "region": args.region,
+            "output": args.output,
+        }
+        if all(v is None for v in values.values()) and args.endpoint_url is None:
+            values = configure.prompt_values(profile or "default")
+        written = configure.configure(
+            profile or "default",
+            session_token=args.session_token,
+            endpoint_url=args.endpoint_url,
+            force=args.force,
+            **values,
+        )
+    print(written.summary())
+    for path in (configure.credentials_path(), configure.config_path()):
+        if configure.too_open(path):
+            print(
+                f"warning: others can read {path} -- fix: s3lab configure --fix-permissions",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def _add_configure(sub: argparse._SubParsersAction) -> None:
+    job = _job(
+        sub,
+        "configure",
+        "write an AWS profile (keys, region, endpoint) the aws command reads",
+        "Write ~/.aws/credentials and ~/.aws/config exactly as `aws configure` does, but refuse\n"
+        "the classic traps first: a region typo (uswest-2), key and secret swapped, keys inside\n"
+        "a git work tree. With no value flags it asks four questions, like `aws configure`.\n"
+        "AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE are honoured.\n\n"
+        "examples:\n"
+        "  s3lab configure                                   # interactive\n"
+        "  s3lab configure --profile class --access-key-id AKIA... --secret-access-key - \\\n"
+        "      --region us-west-2 < secret.txt                # the secret from stdin\n"
+        "  s3lab configure --kopah --access-key-id ... --secret-access-key -   # UW Kopah\n"
+        "  s3lab configure --sandbox --backend server        # profile s3lab-sandbox\n"
+        "  s3lab configure list --profile kopah              # what is set, keys masked",
+    )
+    job.add_argument("--profile", help="profile to write (default: default; kopah with --kopah)")
+    job.add_argument("--access-key-id", metavar="ID")
+    job.add_argument("--secret-access-key", metavar="SECRET", help="- reads it from stdin")
+    job.add_argument("--session-token", metavar="TOKEN", help="for temporary (ASIA...) keys")
+    job.add_argument("--region", help="e.g. us-west-2 (checked against botocore's list)")
+    job.add_argument("--output", help="json, text, table, yaml")
+    job.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible store's endpoint")
+    job.add_argument("--kopah", action="store_true", help="Kopah: endpoint, path style, checksums")
+    job.add_argument("--sandbox", action="store_true", help="a profile for the running sandbox")
+    job.add_argument("--backend", choices=sandbox.SANDBOXES, help="which sandbox, with --sandbox")
+    job.add_argument("--force", action="store_true", help="write keys even inside a git work tree")
+    job.add_argument("--fix-permissions", action="store_true", help="chmod 0600 the AWS files")
+    job.set_defaults(func=_configure, verb=None, list_profile=None)
+    verbs = job.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
+    show = verbs.add_parser("list", help="profile, keys (masked), region, endpoint: and from where")
+    show.add_argument("--profile", dest="list_profile", help="the profile to show")
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from s3lab import backends, configure
+
+    if args.backend:
+        backends.use(args.backend, profile=args.profile)
+    report = configure.doctor(args.profile)
+    print(report.to_json() if args.json else report.table())
+    return 0 if report.ok else 1
+
+
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    from s3lab import backends
+
+    job = _job(
+        sub,
+        "doctor",
+        "check the aws set-up step by step and say how to fix what fails",
+        "Check, in order: the aws command and its version, the region, where credentials come\n"
+        "from, whether the endpoint answers (DNS, then connect), whether the keys are accepted\n"
+        "(STS, or a signed ListBuckets where there is no STS), S3 listing, FUSE for mounts and\n"
+        "the clock. Each failure comes with its fix. Exit code 0 only when all pass.\n\n"
+        "examples:\n"
+        "  s3lab doctor\n"
+        "  s3lab doctor --profile kopah\n"
+        "  s3lab doctor --backend server --json",
+    )
+    job.add_argument("--profile", help="the AWS profile to check (default: AWS_PROFILE or default)")
+    job.add_argument("--backend", choices=backends.BACKENDS, help="check a backend's set-up")
+    job.add_argument("--json", action="store_true", help="print the checks as JSON")
+    job.set_defaults(func=_doctor)
+
+
+# --- bucket -------------------------------------------------------------------------------------
+
+
+def _bucket_client(args: argparse.Namespace, **kwargs: object) -> object:
+    from s3lab import buckets
+
+    return buckets.client_for(args.backend, profile=args.profile, **kwargs)
+
+
+def _bucket_name(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    for _ in range(args.count):
+        print(buckets.unique_name(args.prefix))
+    return 0
+
+
+def _bucket_validate(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    broken = buckets.validate(args.name)
+    if broken:
+        print(f"invalid: {args.name}: it {broken}")
+        return 1
+    print(f"valid: {args.name}")
+    return 0
+
+
+def _bucket_make(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    client = _bucket_client(args, **({"region_name": args.region} if args.region else {}))
+    name = buckets.make_bucket(client, args.name, args.region, owner=args.owner)
+    print(f"made: s3://{name}")
+    return 0
+
+
+def _bucket_list(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    client = _bucket_client(args)
+    if not args.url:
+        for bucket in buckets.list_buckets(client):
+            created = bucket["created"]
+            when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
+            print(f"{when:19}  {bucket['name']}")
+        return 0
+    bucket, prefix = buckets.split_url(args.url)
+    total = buckets.Usage()
+    for item in buckets.iter_objects(client, bucket, prefix):
+        total.objects += 1
+        total.bytes += item.size
+        print(f"{item.size:>14,}  {item.key}")
+    print(f"total: {total.objects} objects, {buckets.human_size(total.bytes)}")
+    return 0
+
+
+def _print_plan(plan: object, dry_run: bool) -> None:
+    lines = plan.lines()  # type: ignore[attr-defined]
+    for line in lines:
+        print(f"(dry run) {line}" if dry_run else line)
+    skipped = f", {plan.skipped} already there" if plan.skipped else ""  # type: ignore[attr-defined]
+    verb = "would copy" if dry_run else "copied"
+    print(f"{verb} {len(lines)} files{skipped}", file=sys.stderr)
+
+
+def _bucket_put(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    plan = buckets.put(_bucket_client(args), args.source, args.url, quiet=args.quiet)
+    _print_plan(plan, False) if args.verbose else print(f"uploaded {len(plan.pairs)} files")
+    return 0
+
+
+def _bucket_get(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    plan = buckets.get(_bucket_client(args), args.url, args.target, quiet=args.quiet)
+    _print_plan(plan, False) if args.verbose else print(f"downloaded {len(plan.pairs)} files")
+    return 0
+
+
+def _bucket_sync(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    plan = buckets.sync(
+        _bucket_client(args), args.source, args.target, dry_run=args.dry_run, quiet=args.quiet
+    )
+    _print_plan(plan, args.dry_run)
+    return 0
+
+
+def _bucket_remove(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    bucket, _ = buckets.split_url(args.name)
+    done = buckets.remove_bucket(
+        _bucket_client(args), bucket, force=args.force, dry_run=args.dry_run
+    )
+    what = (
+        f"{done.objects} objects and versions ({buckets.human_size(done.bytes)}), "
+        f"{done.markers} delete markers among them, {done.uploads} unfinished uploads"
+    )
+    if args.dry_run:
+        print(f"(dry run) would delete {what}, then the bucket {bucket}")
+    else:
+        print(f"removed s3://{bucket}: deleted {what}")
+    return 0
+
+
+def _bucket_cost(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    if args.name:
+        bucket, _ = buckets.split_url(args.name)
+        print("\n".join(buckets.bucket_cost(_bucket_client(args), bucket).lines()))
+    print("\n".join(buckets.seed_arithmetic()))
+    print(f"prices: {buckets.PRICES['unit']}; as of {buckets.PRICES['date']}")
+    print(f"source: {buckets.PRICES['source']}")
+    return 0
+
+
+def _bucket_cleanup(args: argparse.Namespace) -> int:
+    from s3lab import buckets
+
+    if not (args.made_by_s3lab or args.owner):
+        raise UsageError(
+            "cleanup removes only buckets s3lab made: say so",
+            "add --made-by-s3lab (with --older-than AGE), or --owner NAME",
+        )
+    buckets.cleanup(
+        _bucket_client(args), owner=args.owner, older_than=args.older_than, dry_run=args.dry_run
+    )
+    return 0
+
+
+def _add_bucket(sub: argparse._SubParsersAction) -> None:
+    job = _job(
+        sub,
+        "bucket",
+        "buckets: names, make, list, copy, sync, remove --force, cost, cleanup",
+        "Make, fill, empty and remove buckets, faster and more completely than `aws s3`.\n\n"
+        "Names are global, so generate them; remove --force also deletes old versions,\n"
+        "delete markers and unfinished uploads, 1,000 keys a request, in parallel.\n\n"
+        "example:\n"
+        "  name=$(s3lab bucket name --prefix my-project)\n"
+        "  s3lab bucket make $name --region us-west-2\n"
+        "  s3lab bucket sync ./data s3://$name/data\n"
+        "  s3lab bucket list s3://$name\n"
+        "  s3lab bucket cost $name\n"
+        "  s3lab bucket remove $name --force",
+    )
+    verbs = job.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
+    common = Parser(add_help=False)
+    common.add_argument("--backend", help="moto, server, aws or kopah (default: $S3LAB_BACKEND)")
+    common.add_argument("--profile", help="AWS profile, for --backend aws or kopah")
+    copying = Parser(add_help=False)
+    copying.add_argument("--quiet", action="store_true", help="no progress bar")
+    copying.add_argument("--verbose", action="store_true", help="one line per file")
+
+    def verb(name: str, help_: str, example: str, *parents: Parser) -> Parser:
+        return verbs.add_parser(
+            name,
+            help=help_,
+            description=f"{help_[0].upper()}{help_[1:]}.\n\nexample:\n  {example}",
+            formatter_class=_formatter,
+            parents=list(parents),
+        )
+
+    name = verb(
+        "name", "print a new, valid, unique bucket name", "s3lab bucket name --prefix my-lab"
+    )
+    name.add_argument("--prefix", default="s3lab", help="readable start (cleaned to be valid)")
+    name.add_argument("--count", type=int, default=1, help="how many names")
+    name.set_defaults(func=_bucket_name)
+
+    check = verb(
+        "validate",
+        "check a name against every bucket naming rule; exit 1 with the rule it breaks",
+        "s3lab bucket validate icesat-II-deform-01012024-U6837154",
+    )
+    check.add_argument("name")
+    check.set_defaults(func=_bucket_validate)
+
+    make = verb(
+        "make",
+        "make a bucket (region constraint done right) tagged made-by=s3lab, owner, date",
+        "s3lab bucket make $(s3lab bucket name) --region us-west-2",
+        common,
+    )
+    make.add_argument("name")
+    make.add_argument("--region", help="default: the backend's region")
+    make.add_argument("--owner", help="the owner tag (default: your login name)")
+    make.set_defaults(func=_bucket_make)
+
+    listing = verb(
+        "list",
+        "list your buckets, or the objects under s3://BUCKET/PREFIX with sizes and a total",
+        "s3lab bucket list s3://BUCKET/data/",
+        common,
+    )
+    listing.add_argument("url", nargs="?", help="s3://BUCKET[/PREFIX] (default: the buckets)")
+    listing.set_defaults(func=_bucket_list)
+
+    put = verb(
+        "put",
+        "upload a file or a folder, in parallel",
+        "s3lab bucket put ./data s3://BUCKET/data/",
+        common,
+        copying,
+    )
+    put.add_argument("source")
+    put.add_argument("url", metavar="s3://BUCKET/KEY")
+    put.set_defaults(func=_bucket_put)
+
+    get = verb(
+        "get",
+        "download an object or a prefix, in parallel",
+        "s3lab bucket get s3://BUCKET/data/ ./data",
+        common,
+        copying,
+    )
+    get.add_argument("url", metavar="s3://BUCKET/KEY")
+    get.add_argument("target")
+    get.set_defaults(func=_bucket_get)
+
+    sync_ = verb(
+        "sync",
+        "copy only what is missing or changed (rerun to resume)",
+        "s3lab bucket sync ./data s3://BUCKET/data --dry-run",
+        common,
+        copying,
+    )
+    sync_.add_argument("source")
+    sync_.add_argument("target")
+    sync_.add_argument("--dry-run", action="store_true", help="print what would be copied")
+    sync_.set_defaults(func=_bucket_sync)
+
+    remove = verb(
+        "remove",
+        "remove a bucket; --force first deletes everything in it (no undo)",
+        "s3lab bucket remove BUCKET --force --dry-run",
+        common,
+    )
+    remove.add_argument("name")
+    remove.add_argument("--force", action="store_true", help="delete objects, versions, uploads")
+    remove.add_argument(
+        "--dry-run", action="store_true", help="count what would go; delete nothing"
+    )
+    remove.set_defaults(func=_bucket_remove)
+
+    cost = verb(
+        "cost",
+        "size, object count and estimated monthly cost of a bucket (and the 9 EB sum)",
+        "s3lab bucket cost BUCKET",
+        common,
+    )
+    cost.add_argument("name", nargs="?")
+    cost.set_defaults(func=_bucket_cost)
+
+    clean = verb(
+        "cleanup",
+        "remove the buckets s3lab made (by owner tag and age); others are never touched",
+        "s3lab bucket cleanup --made-by-s3lab --older-than 1d --dry-run",
+        common,
+    )
+    clean.add_argument("--owner", help="only buckets whose owner tag is this")
+    clean.add_argument("--made-by-s3lab", action="store_true", help="any bucket s3lab made")
+    clean.add_argument("--older-than", help="only buckets older than this: 90m, 12h, 1d, 2w")
+    clean.add_argument("--dry-run", action="store_true", help="list them; delete nothing")
+    clean.set_defaults(func=_bucket_cleanup)
+
+
+# --- install ------------------------------------------------------------------------------------
+
+
+def _install(args: argparse.Namespace) -> int:
+    from s3lab import install
+
+    install.install(
+        args.tool,
+        dry_run=args.dry_run,
+        method=args.method,
+        update=args.update,
+        arch=args.arch,
+        install_dir=args.install_dir,
+        bin_dir=args.bin_dir,
+    )
+    return 0
+
+
+def _add_install(sub: argparse._SubParsersAction) -> None:
+    from s3lab import install
+
+    job = _job(
+        sub,
+        "install",
+        "install the AWS CLI v2, Mountpoint, FUSE, s3fs or rclone (signatures checked)",
+        "Install a tool the way its makers publish it, with a plan shown first.\n\n"
+        "  awscli      the AWS CLI v2 zip: signature checked against the pinned AWS key,\n"
+        "              unzipped by Python (no `unzip`), into ~/.local without root (no sudo)\n"
+        "              methods: official (default), pip (v1 into this environment), system\n"
+        "  mountpoint  Mountpoint for Amazon S3 (.deb or .rpm, signature checked; needs root)\n"
+        "  fuse        the FUSE 3 package (needed by every mount)\n"
+        "  s3fs        s3fs-fuse, a mount alternative (system package)\n"
+        "  rclone      rclone, a mount alternative (pip: no root; or --method system)\n\n"
+        "Running it again is safe: an installed tool is reported, nothing is downloaded.\n"
+        "Download URLs are settings: S3LAB_AWSCLI_URL, S3LAB_AWSCLI_KEY_URL,\n"
+        "S3LAB_MOUNTPOINT_URL (for mirrors and tests).\n\n"
+        "example:\n"
+        "  s3lab install awscli --dry-run    # the URLs, the key fingerprint, the folders\n"
+        "  s3lab install awscli              # then do it\n"
+        "  s3lab install awscli --update     # later: fetch the latest version",
+    )
+    job.add_argument("tool", choices=install.TOOLS, metavar="TOOL", help=", ".join(install.TOOLS))
+    job.add_argument(
+        "--dry-run", action="store_true", help="print the plan (URLs, checks, paths, commands) only"
+    )
+    job.add_argument("--method", help="official, pip or system (default: the first for the tool)")
+    job.add_argument("--update", action="store_true", help="install the latest over an existing one")
+    job.add_argument("--arch", help="plan for another architecture (x86_64, aarch64)")
+    job.add_argument("--install-dir", help="awscli: where the files go (default: see the plan)")
+    job.add_argument("--bin-dir", help="awscli: where the `aws` link goes (default: see the plan)")
+    job.set_defaults(func=_install)
+
+
 # --- the parser ---------------------------------------------------------------------------------
 
-_JOBS: list[Callable[[argparse._SubParsersAction], None]] = [_add_sandbox]
+_JOBS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_sandbox,
+    _add_configure,
+    _add_doctor,
+    _add_bucket, _add_install]
 
 
 def build_parser() -> Parser:
