@@ -586,7 +586,7 @@ def _add_install(sub: argparse._SubParsersAction) -> None:
         "--dry-run", action="store_true", help="print the plan (URLs, checks, paths, commands) only"
     )
     job.add_argument("--method", help="official, pip or system (default: the first for the tool)")
-    job.add_argument("--update", action="store_true", help="install the latest over an existing one")
+    job.add_argument("--update", action="store_true", help="install the latest over an old one")
     job.add_argument("--arch", help="plan for another architecture (x86_64, aarch64)")
     job.add_argument("--install-dir", help="awscli: where the files go (default: see the plan)")
     job.add_argument("--bin-dir", help="awscli: where the `aws` link goes (default: see the plan)")
@@ -599,7 +599,9 @@ _JOBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sandbox,
     _add_configure,
     _add_doctor,
-    _add_bucket, _add_install]
+    _add_bucket,
+    _add_install,
+]
 
 
 def build_parser() -> Parser:
