@@ -12,7 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${S3LAB_VENV:-$PWD/.venv}
-SYSTEM_PACKAGES=(fuse3 s3fs python3-venv)
+# gpg: the install tests make a signing key and sign stand-ins (s3lab itself verifies with
+# gpgv, which every Debian and Ubuntu system already has).
+SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
