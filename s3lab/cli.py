@@ -593,6 +593,112 @@ def _add_install(sub: argparse._SubParsersAction) -> None:
     job.set_defaults(func=_install)
 
 
+# --- mount and unmount ------------------------------------------------------------------------
+
+
+def _mount(args: argparse.Namespace) -> int:
+    from s3lab import mount
+
+    if args.list:
+        found = mount.mounts()
+        for row in found:
+            print(row.describe())
+        if not found:
+            print("no bucket is mounted")
+        return 0
+    if not args.bucket or not args.directory:
+        raise UsageError("mount needs a BUCKET and a DIR", "s3lab mount my-bucket ~/bucket")
+    done = mount.mount(
+        args.bucket,
+        args.directory,
+        backend=args.backend,
+        allow_delete=args.allow_delete,
+        allow_overwrite=args.allow_overwrite,
+        read_only=args.read_only,
+        prefix=args.prefix,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        path_style=args.path_style,
+        uid=args.uid,
+        gid=args.gid,
+        timeout=args.timeout,
+    )
+    for note in done.notes:
+        print(f"note: {note}", file=sys.stderr)
+    flags = f" ({', '.join(done.flags)})" if done.flags else ""
+    where = f"s3://{args.bucket}/{done.prefix}"
+    print(f"mounted {where} on {done.directory} with {done.backend}{flags}")
+    print(f"next: ls -al {done.directory}   then   s3lab unmount {done.directory}", file=sys.stderr)
+    return 0
+
+
+def _add_mount(sub: argparse._SubParsersAction) -> None:
+    job = _job(
+        sub,
+        "mount",
+        "a bucket as a folder (Mountpoint, rclone or s3fs)",
+        "Mount a bucket on an empty folder, with Mountpoint's flags.\n\n"
+        "--backend auto picks mount-s3 (Mountpoint) when it is installed, else rclone (the\n"
+        "closest: sequential writes only, no appends), else s3fs, and says which. rclone and s3fs\n"
+        "cannot refuse deletes or overwrites: they happen with or without --allow-delete and\n"
+        "--allow-overwrite (s3lab prints a note); --read-only is the safe choice there.\n"
+        "Credentials and the endpoint come from the backend switch (S3LAB_BACKEND, the sandbox\n"
+        "included) or --profile; keys never go on a command line.\n\n"
+        "examples:\n"
+        "  s3lab mount my-bucket ~/bucket --allow-delete\n"
+        "  s3lab mount my-bucket ~/kopah --profile kopah --endpoint-url https://s3.kopah.uw.edu\n"
+        "  s3lab mount --list\n"
+        "  s3lab unmount ~/bucket",
+    )
+    job.add_argument("bucket", nargs="?", metavar="BUCKET")
+    job.add_argument("directory", nargs="?", metavar="DIR", help="an empty folder (created if new)")
+    job.add_argument("--list", action="store_true", help="show the mounted buckets and stop")
+    job.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "mountpoint", "rclone", "s3fs"],
+        help="the mount program (default: auto)",
+    )
+    job.add_argument("--allow-delete", action="store_true", help="let rm delete objects")
+    job.add_argument("--allow-overwrite", action="store_true", help="let > replace objects")
+    job.add_argument("--read-only", action="store_true", help="no writes at all")
+    job.add_argument("--prefix", help="mount only this prefix (folder) of the bucket")
+    job.add_argument("--profile", help="the AWS profile (for aws/kopah)")
+    job.add_argument("--endpoint-url", help="an S3-compatible endpoint, e.g. Kopah's")
+    job.add_argument(
+        "--path-style",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="path-style addressing (default: on for a custom endpoint)",
+    )
+    job.add_argument("--uid", type=int, help="owner of the files (a number)")
+    job.add_argument("--gid", type=int, help="group of the files (a number)")
+    job.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the mount")
+    job.set_defaults(func=_mount)
+
+
+def _unmount(args: argparse.Namespace) -> int:
+    from s3lab import mount
+
+    print(mount.unmount(args.directory))
+    return 0
+
+
+def _add_unmount(sub: argparse._SubParsersAction) -> None:
+    job = _job(
+        sub,
+        "unmount",
+        "unmount a bucket mounted with `s3lab mount`",
+        "Unmount the bucket on DIR. If a shell or program is still using the folder, it is\n"
+        "unmounted lazily (released when they leave); a stale mount (its program died:\n"
+        '"Transport endpoint is not connected") is cleaned.\n\n'
+        "example:\n"
+        "  s3lab unmount ~/bucket",
+    )
+    job.add_argument("directory", metavar="DIR")
+    job.set_defaults(func=_unmount)
+
+
 # --- the parser ---------------------------------------------------------------------------------
 
 _JOBS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -601,6 +707,8 @@ _JOBS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_doctor,
     _add_bucket,
     _add_install,
+    _add_mount,
+    _add_unmount,
 ]
 
 

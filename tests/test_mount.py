@@ -1,0 +1,372 @@
+"""`s3lab mount` / `s3lab unmount`: real FUSE mounts of the SeaweedFS sandbox with rclone and s3fs.
+
+Mountpoint itself cannot be installed here, so its code path runs through tests/standins/mount-s3
+(which records its command line and mounts with rclone). Every mount is unmounted by a fixture,
+and a module-wide safety net unmounts anything left below the test folders, even after a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3lab import mount, sandbox
+from s3lab.buckets import make_bucket, unique_name
+from tests.conftest import assert_one_line_error, run_cli
+from tests.mount_helpers import STANDINS, need, need_fuse, observe
+
+REAL = ("rclone", "s3fs")
+
+
+@pytest.fixture(scope="module")
+def mount_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder for every mount of this module; whatever is still mounted below it at the end
+    is unmounted (the safety net behind each test's own clean-up), then the test checks it."""
+    root = tmp_path_factory.mktemp("mounts")
+    try:
+        yield root
+    finally:
+        leftovers = mount.unmount_all(root)
+        still = [d for d in mount.fuse_mounts() if d.startswith(str(root))]
+        assert not still, f"mounts left behind: {still}"
+        if leftovers:
+            print(f"\nsafety net unmounted: {leftovers}")
+
+
+def _empty_bucket(client: Any, name: str) -> None:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=name, Key=item["Key"])
+    client.delete_bucket(Bucket=name)
+
+
+@pytest.fixture
+def bucket(server: Any) -> Iterator[str]:
+    client = server.client()
+    name = make_bucket(client, unique_name("mnt"))
+    yield name
+    _empty_bucket(client, name)
+
+
+@pytest.fixture
+def mounter(mount_root: Path, server: Any) -> Iterator[Callable[..., mount.Mount]]:
+    """``mounter(bucket, "name", backend=..., ...)`` mounts below mount_root; all are unmounted."""
+    made: list[str] = []
+    counter = iter(range(1000))
+
+    def make(bucket: str, name: str = "", **kwargs: Any) -> mount.Mount:
+        need_fuse()
+        folder = mount_root / (name or f"m{next(counter)}-{os.getpid()}-{time.monotonic_ns()}")
+        kwargs.setdefault("lab", server)
+        made.append(str(folder))
+        return mount.mount(bucket, folder, **kwargs)
+
+    yield make
+    for folder in made:
+        if folder in mount.fuse_mounts():
+            mount.unmount(folder)
+
+
+def _server_env() -> dict[str, str]:
+    return {"S3LAB_BACKEND": "server"}
+
+
+# --- the semantics data matches what the mounts do -------------------------------------------
+
+
+@pytest.fixture(scope="module", params=REAL)
+def probe_mount(
+    request: pytest.FixtureRequest, mount_root: Path, server: Any
+) -> Iterator[tuple[str, str, str]]:
+    """One mount per program WITHOUT --allow-delete/--allow-overwrite: (tool, dir, bucket)."""
+    tool = request.param
+    need(tool)
+    client = server.client()
+    name = make_bucket(client, unique_name("sem"))
+    folder = mount_root / f"semantics-{tool}"
+    try:
+        mount.mount(name, folder, backend=tool, lab=server)
+        yield tool, str(folder), name
+    finally:
+        if str(folder) in mount.fuse_mounts():
+            mount.unmount(folder)
+        _empty_bucket(client, name)
+
+
+@pytest.mark.parametrize("name", list(mount.COMMANDS))
+def test_semantics_data_matches_a_real_mount(
+    probe_mount: tuple[str, str, str], server: Any, name: str
+) -> None:
+    tool, directory, bucket = probe_mount
+    expected = mount.semantics(tool)[name]
+    seen = observe(directory, server.client(), bucket, name)
+    if expected.value is not None:
+        assert seen.value == expected.value, f"{tool} df shows {seen.value} 1K-blocks"
+        return
+    assert seen.works == expected.works, f"{tool} {name}: {seen.stderr}"
+    if not expected.works and expected.error:
+        assert expected.error in seen.stderr, seen.stderr
+
+
+@pytest.mark.parametrize("tool", REAL)
+def test_flags_do_not_change_what_rclone_or_s3fs_allow(tool: str) -> None:
+    # Neither can refuse a delete or an overwrite, so the data must not pretend they do.
+    plain = mount.semantics(tool)
+    assert plain == mount.semantics(tool, allow_delete=True, allow_overwrite=True)
+    assert plain["delete"].works and plain["overwrite"].works
+
+
+def test_mountpoint_data_comes_from_its_docs_and_depends_on_the_flags() -> None:
+    default = mount.semantics("mountpoint")
+    allowed = mount.semantics("mountpoint", allow_delete=True, allow_overwrite=True)
+    assert set(default) == set(mount.COMMANDS) == set(mount.semantics("s3fs"))
+    assert all("Mountpoint docs" in b.source or "seed page" in b.source for b in default.values())
+    assert not default["delete"].works and default["delete"].error == "Operation not permitted"
+    assert allowed["delete"].works and allowed["overwrite"].works
+    assert not allowed["rename_file"].works and not allowed["append"].works
+    assert default["df_size"].value == 9007199254740992
+    text = mount.compare("delete", "rclone")
+    assert "rclone     works" in text and "mountpoint fails: Operation not permitted" in text
+
+
+def test_filling_the_df_size_costs_billions() -> None:
+    cost = mount.fill_cost(9007199254740992)
+    assert round(cost["terabytes"]) == 9_223_372  # 2**63 bytes
+    assert 2.5e9 < cost["usd_per_year"] < 2.6e9
+    assert cost["usd_per_month"] * 12 == pytest.approx(cost["usd_per_year"])
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_cli_mounts_lists_and_unmounts_with_rclone(
+    bucket: str, mount_root: Path, server: Any
+) -> None:
+    need("rclone")
+    folder = mount_root / "cli-rclone"
+    result = run_cli("mount", bucket, str(folder), "--backend", "rclone", env=_server_env())
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "with rclone" in result.stdout
+        assert "cannot refuse deletes" in result.stderr  # said, not hidden
+        (folder / "hello.txt").write_text("hi\n")
+        body = server.client().get_object(Bucket=bucket, Key="hello.txt")["Body"].read()
+        assert body == b"hi\n"
+        listed = run_cli("mount", "--list", env=_server_env())
+        line = next(row for row in listed.stdout.splitlines() if row.startswith(str(folder)))
+        assert "rclone" in line and f"s3://{bucket}" in line and "mounted" in line
+    finally:
+        done = run_cli("unmount", str(folder), env=_server_env())
+    assert done.returncode == 0, done.stderr
+    assert str(folder) not in mount.fuse_mounts()
+    assert not (folder / "hello.txt").exists()  # the folder is an ordinary empty folder again
+
+
+def test_auto_picks_mountpoint_and_passes_no_secret_on_its_command_line(
+    bucket: str, mount_root: Path, server: Any, tmp_path: Path
+) -> None:
+    need("rclone")  # the stand-in mounts with rclone
+    record = tmp_path / "argv.jsonl"
+    folder = mount_root / "auto-mountpoint"
+    env = {
+        **_server_env(),
+        "PATH": f"{STANDINS}{os.pathsep}{os.environ['PATH']}",
+        "S3LAB_STANDIN_RECORD": str(record),
+    }
+    result = run_cli("mount", bucket, str(folder), "--allow-delete", "--prefix", "runs", env=env)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "with mountpoint" in result.stdout
+        assert "auto: Mountpoint is installed" in result.stderr
+        (folder / "ckpt.txt").write_text("1\n")
+        keys = server.client().list_objects_v2(Bucket=bucket)["Contents"]
+        assert [k["Key"] for k in keys] == ["runs/ckpt.txt"]  # --prefix reached the program
+    finally:
+        run_cli("unmount", str(folder), env=env)
+    seen = json.loads(record.read_text().splitlines()[0])
+    argv = seen["argv"]
+    assert argv[:3] == [bucket, str(folder), "--foreground"]
+    endpoint = server.endpoint_url
+    for expected in (
+        ["--allow-delete"],
+        ["--prefix", "runs/"],
+        ["--endpoint-url", endpoint],
+        ["--force-path-style"],
+        ["--region", "us-east-1"],
+        ["--upload-checksums", "off"],
+    ):
+        assert any(argv[i : i + len(expected)] == expected for i in range(len(argv))), argv
+    assert "--allow-overwrite" not in argv and "--profile" not in argv
+    assert sandbox.FAKE_SECRET_ACCESS_KEY not in " ".join(argv)
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(seen["aws_variables"])
+
+
+def test_auto_falls_back_to_rclone_then_s3fs(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = {"mountpoint": None, "rclone": "/x/rclone", "s3fs": "/x/s3fs"}
+    monkeypatch.setattr(mount, "find_program", lambda tool: installed[tool])
+    tool, program, why = mount.pick_backend("auto")
+    assert (tool, program) == ("rclone", "/x/rclone") and "sequential writes only" in why
+    installed["rclone"] = None
+    assert mount.pick_backend("auto")[0] == "s3fs"
+    installed["s3fs"] = None
+    with pytest.raises(mount.NotInstalledError):
+        mount.pick_backend("auto")
+    with pytest.raises(mount.NotInstalledError, match="mount-s3"):
+        mount.pick_backend("mountpoint")
+
+
+@pytest.mark.parametrize("tool", REAL)
+def test_no_secret_on_the_command_line_or_left_on_disk(
+    tool: str, bucket: str, mounter: Callable[..., mount.Mount]
+) -> None:
+    need(tool)
+    done = mounter(bucket, backend=tool)
+    cmdline = Path(f"/proc/{done.pid}/cmdline").read_bytes().decode().split("\0")
+    assert sandbox.FAKE_SECRET_ACCESS_KEY not in " ".join(cmdline)
+    assert sandbox.FAKE_ACCESS_KEY_ID not in " ".join(cmdline)
+    passwd = [part for part in cmdline if "passwd_file=" in part]
+    assert bool(passwd) == (tool == "s3fs")
+    for option in ",".join(passwd).split(","):
+        if option.startswith("passwd_file="):
+            assert not Path(option.split("=", 1)[1]).exists()  # removed once s3fs read it
+    assert done.directory not in option if passwd else True
+
+
+@pytest.mark.parametrize("tool", REAL)
+def test_read_only_and_prefix_are_translated(
+    tool: str, bucket: str, server: Any, mounter: Callable[..., mount.Mount]
+) -> None:
+    need(tool)
+    server.client().put_object(Bucket=bucket, Key="data/x.txt", Body=b"x\n")
+    done = mounter(bucket, backend=tool, read_only=True, prefix="data")
+    assert sorted(p.name for p in Path(done.directory).iterdir()) == ["x.txt"]
+    removed = subprocess.run(["rm", "x.txt"], cwd=done.directory, capture_output=True, text=True)
+    assert removed.returncode != 0 and "Read-only file system" in removed.stderr
+    assert not done.notes[1:] or all("cannot refuse" not in note for note in done.notes)
+
+
+def test_one_bucket_mounted_twice_with_and_without_allow_delete(
+    bucket: str, mounter: Callable[..., mount.Mount]
+) -> None:
+    need("rclone")
+    first = mounter(bucket, "twice-a", backend="rclone", allow_delete=True)
+    second = mounter(bucket, "twice-b", backend="rclone")
+    Path(first.directory, "shared.txt").write_text("both see me\n")
+    target = Path(second.directory, "shared.txt")
+    for _ in range(50):  # rclone re-lists a folder after its 1 s directory cache
+        if target.exists():
+            break
+        time.sleep(0.1)
+    assert target.read_text() == "both see me\n"
+    assert {m.directory for m in mount.mounts()} >= {first.directory, second.directory}
+
+
+# --- refusals, failures, stale and busy mounts -----------------------------------------------
+
+
+def test_refuses_a_folder_with_files(bucket: str, mount_root: Path) -> None:
+    need("rclone")
+    folder = mount_root / "full"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine\n")
+    result = run_cli("mount", bucket, str(folder), "--backend", "rclone", env=_server_env())
+    assert_one_line_error(result, "not empty")
+    assert (folder / "keep.txt").read_text() == "mine\n"
+    assert str(folder) not in mount.fuse_mounts()
+
+
+def test_refuses_a_folder_inside_a_mount_and_a_folder_already_mounted(
+    bucket: str, mounter: Callable[..., mount.Mount]
+) -> None:
+    need("rclone")
+    outer = mounter(bucket, "outer", backend="rclone")
+    result = run_cli(
+        "mount", bucket, f"{outer.directory}/inner", "--backend", "rclone", env=_server_env()
+    )
+    assert_one_line_error(result, "inside another FUSE mount")
+    again = run_cli("mount", bucket, outer.directory, "--backend", "rclone", env=_server_env())
+    assert_one_line_error(again, "already a mount", "s3lab unmount")
+
+
+def test_missing_bucket_and_missing_program_are_one_line_errors(
+    mount_root: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "mount",
+        "no-such-bucket-here",
+        str(mount_root / "nb"),
+        "--backend",
+        "rclone",
+        env=_server_env(),
+    )
+    assert_one_line_error(result, "does not exist")
+    bare = run_cli(
+        "mount",
+        "b",
+        str(tmp_path / "x"),
+        "--backend",
+        "mountpoint",
+        env={**_server_env(), "PATH": str(tmp_path)},
+    )
+    assert_one_line_error(bare, "mount-s3", "not installed")
+    assert_one_line_error(run_cli("unmount", str(tmp_path)), "not mounted")
+    assert_one_line_error(run_cli("mount", "--backend", "rclone"), "BUCKET")
+
+
+def test_reports_the_programs_own_error(
+    bucket: str, mounter: Callable[..., mount.Mount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need("rclone")
+    real = mount._PLANS["rclone"]
+
+    def broken(*args: Any) -> mount.Plan:
+        plan = real(*args)
+        plan.argv.append("--no-such-flag")
+        return plan
+
+    monkeypatch.setitem(mount._PLANS, "rclone", broken)
+    with pytest.raises(mount.MountError) as caught:
+        mounter(bucket, "broken", backend="rclone")
+    assert "unknown flag: --no-such-flag" in caught.value.message
+    assert caught.value.hint.endswith(".log") and Path(caught.value.hint.split()[-1]).exists()
+
+
+@pytest.mark.parametrize("tool", REAL)
+def test_a_stale_mount_is_detected_and_cleaned(
+    tool: str, bucket: str, mounter: Callable[..., mount.Mount]
+) -> None:
+    need(tool)
+    first = mounter(bucket, f"stale-{tool}", backend=tool)
+    os.kill(first.pid, signal.SIGKILL)  # the program dies; the kernel keeps the mount
+    for _ in range(50):
+        if mount.is_stale(first.directory):
+            break
+        time.sleep(0.1)
+    assert mount.is_stale(first.directory)
+    assert [m.state for m in mount.mounts() if m.directory == first.directory] == ["stale"]
+    again = mounter(bucket, f"stale-{tool}", backend=tool)
+    assert any("cleaned a stale mount" in note for note in again.notes)
+    assert list(Path(again.directory).iterdir()) == []
+
+
+def test_a_busy_folder_is_unmounted_lazily(
+    bucket: str, mounter: Callable[..., mount.Mount]
+) -> None:
+    need("rclone")
+    done = mounter(bucket, "busy", backend="rclone")
+    sleeper = subprocess.Popen(["sleep", "60"], cwd=done.directory)
+    try:
+        message = mount.unmount(done.directory)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert "busy" in message and "lazily" in message
+    assert done.directory not in mount.fuse_mounts()
