@@ -673,12 +673,14 @@ def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Ite
                 yield [{"Key": item["Key"]} for item in contents]
 
 
-#: A hook for tests: called after every DeleteObjects request with the keys it deleted. Raising
-#: from it simulates an interruption (Ctrl-C, a lost connection) half-way through.
-after_batch: Callable[[list[dict]], None] | None = None
+#: A hook for tests: called before every DeleteObjects request with its keys. Raising from it
+#: simulates an interruption (Ctrl-C, a lost connection) half-way through a removal.
+before_batch: Callable[[list[dict]], None] | None = None
 
 
 def _delete_batch(client: Any, bucket: str, batch: list[dict]) -> int:
+    if before_batch is not None:
+        before_batch(batch)
     response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
     if errors:
@@ -688,8 +690,6 @@ def _delete_batch(client: Any, bucket: str, batch: list[dict]) -> int:
             f"{first.get('Code')} {first.get('Message', '')}".strip(),
             "check your permissions (s3:DeleteObject, s3:DeleteObjectVersion), then run again",
         )
-    if after_batch is not None:
-        after_batch(batch)
     return len(batch)
 
 
@@ -728,12 +728,13 @@ def empty_bucket(
                 for batch in _batches(client, bucket, versioned, removal):
                     pending.add(pool.submit(_delete_batch, client, bucket, batch))
                     removal.requests += 1
-                    if len(pending) >= workers * 2:  # keep memory bounded on huge buckets
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        removal.objects += sum(f.result() for f in done)
-                for future in list(pending):
-                    removal.objects += future.result()
-                    pending.discard(future)
+                    # Collect finished requests as we go: a failure stops the listing early, and
+                    # a huge bucket never has more than a few pages in memory.
+                    block = len(pending) >= workers * 2
+                    done, pending = wait(pending, 0 if not block else None, FIRST_COMPLETED)
+                    removal.objects += sum(future.result() for future in done)
+                done, pending = wait(pending)
+                removal.objects += sum(future.result() for future in done)
             except BaseException:
                 for future in pending:
                     future.cancel()
