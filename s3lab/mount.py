@@ -219,14 +219,16 @@ def compare(name: str, backend: str, **flags: bool) -> str:
 
 
 def fill_cost(kib_blocks: int, usd_per_tb_month: float = 23.0) -> dict[str, float]:
-    """What filling a mount of ``kib_blocks`` 1K-blocks would cost in S3 Standard.
+    """What filling a mount of ``kib_blocks`` 1K-blocks (``df``'s size) would cost in S3.
 
-    ``df`` shows an absurd size because S3 has no size limit; the price turns the number into
-    something a person can feel. TB here is 10**12 bytes, as on the price list.
+    ``df`` shows an absurd size because S3 has no size limit; a price turns the number into
+    something a person can feel. The sum is :func:`s3lab.buckets.flat_cost` (TB = 10**12 bytes).
     """
-    terabytes = kib_blocks * 1024 / 1e12
-    per_month = terabytes * usd_per_tb_month
-    return {"terabytes": terabytes, "usd_per_month": per_month, "usd_per_year": per_month * 12}
+    from s3lab.buckets import flat_cost
+
+    size = kib_blocks * 1024
+    per_month = flat_cost(size, usd_per_tb_month)
+    return {"terabytes": size / 1e12, "usd_per_month": per_month, "usd_per_year": per_month * 12}
 
 
 # --- finding a program ----------------------------------------------------------------------------
@@ -871,3 +873,14 @@ def unmount_all(under: str | os.PathLike[str]) -> list[str]:
             except S3LabError as exc:
                 done.append(exc.one_line())
     return done
+
+
+def unmount_at_exit(under: str | os.PathLike[str]) -> None:
+    """Unmount everything below ``under`` when this Python process ends.
+
+    A notebook's mount programs outlive its kernel (they run in their own session), so a
+    notebook that stops at a failing cell would leave its mounts behind; this is its safety net.
+    """
+    import atexit
+
+    atexit.register(unmount_all, os.fspath(under))
