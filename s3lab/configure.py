@@ -190,9 +190,18 @@ def region_data() -> RegionData:
     """
     import boto3
     import botocore
+    import botocore.session
     from botocore.loaders import create_loader
 
-    session = boto3.session.Session(region_name="us-east-1")
+    # Offline data only: the learner's own config (maybe the broken file) plays no part.
+    quiet = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    session = boto3.session.Session(region_name="us-east-1", botocore_session=quiet)
     regions: list[str] = []
     for partition in session.get_available_partitions():
         regions += [
@@ -221,6 +230,7 @@ def suggest_regions(value: str, n: int = 3) -> list[str]:
     """Known regions close to ``value``: typos, an availability zone, or a city name."""
     data = region_data()
     text = value.strip().lower().replace("_", "-")
+    text = re.sub(r"-[li|]$", "-1", re.sub(r"-o$", "-0", text))  # us-east-l: a letter for 1
     if text in data.regions:
         return [text]
     zone = re.fullmatch(r"(.+-\d+)[a-z]", text)  # us-west-2a is a zone of us-west-2
@@ -638,6 +648,7 @@ def _ask(prompt: str) -> str:
     print(prompt, end="", file=sys.stderr, flush=True)
     line = sys.stdin.readline()
     if not line:
+        print(file=sys.stderr)  # end the prompt's line, so the error is a line of its own
         raise UsageError("input ended before every question was answered", "answer all four")
     return line.rstrip("\n")
 

@@ -119,6 +119,11 @@ def from_boto(exc: BaseException, doing: str = "") -> S3LabError | None:
         )
     if isinstance(exc, be.ProfileNotFound):
         return ConfigError(f"{prefix}{exc}", "list profiles with `aws configure list-profiles`")
+    if isinstance(exc, be.ConfigParseError):
+        return ConfigError(
+            f"{prefix}{exc}",
+            "open the file in an editor and fix its syntax (each section starts with [name])",
+        )
     if isinstance(exc, (be.EndpointConnectionError, be.ConnectTimeoutError)):
         where = getattr(exc, "kwargs", {}).get("endpoint_url", "the endpoint")
         return S3LabError(
