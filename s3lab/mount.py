@@ -78,6 +78,8 @@ class Behaviour:
         """One short phrase: ``works`` or ``fails: <error>``."""
         if self.value is not None:
             return f"{self.value:,} 1K-blocks"
+        if self.name == "empty_dir_in_s3":
+            return "in S3 at once" if self.works else "not in S3 until it holds a file"
         if self.works:
             return "works"
         return f"fails: {self.error}" if self.error else "fails"
