@@ -38,7 +38,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from http.client import HTTPException
 from pathlib import Path
-from typing import TextIO
 
 from s3lab.errors import InstallError, NotInstalledError, UsageError
 
@@ -447,6 +446,10 @@ def verify_signature(
         valid = [words for words in status if words and words[0] == "VALIDSIG"]
         signer = normalize_fingerprint(valid[0][-1]) if valid else ""
         if done.returncode == 0 and signer in pinned:
+            if any(words[0] == "EXPKEYSIG" for words in status if words):
+                # AWS keeps extending the key's expiry date; an old copy of it still checks
+                # signatures correctly, so say so rather than refuse.
+                print("  note: this copy of the key has expired; the signature itself is good")
             return signer
         problem = _signature_problem(status, signer, pinned, done.stderr)
     finally:
@@ -531,6 +534,7 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # printed after success (PATH advice...)
     done: str = ""  # when set, nothing to do: "already installed, version X"
+    replaces: str = ""  # with --update: the version installed now
 
     def render(self) -> str:
         """The plan as text: facts, then numbered steps."""
@@ -623,36 +627,19 @@ def plan_awscli(
             "on macOS use the AWS .pkg installer, or `s3lab install awscli --method pip`",
         )
     default_install, default_bin = awscli_dirs(system)
-    home = system.home
-    plan = Plan("awscli")
-    who = "root: system folders" if system.root else "not root: your home folder, no sudo"
-    plan.facts.append(("system", f"{system.os} {system.arch}, {who}"))
     chosen = install_dir is not None or bin_dir is not None
-    first = probe_aws()
-    target = probe_aws(Path(bin_dir or default_bin).expanduser() / "aws")
-    if first:
-        plan.facts.append(("aws on PATH", first.describe(home)))
-    else:
-        plan.facts.append(("aws on PATH", "none"))
-    # An aws v2 anywhere on PATH counts, unless the user chose the folders: then only theirs.
-    candidates = [target] if chosen else [target, first]
-    installed = next((f for f in candidates if f and f.major >= 2), None)
     install_dir = Path(install_dir or default_install).expanduser()
     bin_dir = Path(bin_dir or default_bin).expanduser()
-    if installed and not update:
-        plan.done = (
-            f"already installed, version {installed.version} at {show_path(installed.path, home)}"
-            " (nothing to download; add --update to fetch the latest)"
-        )
-        return plan
+    home = system.home
     zip_url, sig_url = awscli_urls(system, settings)
     key_url = settings.key_url("awscli")
     fprs = settings.awscli_fingerprints
-    rerun = (install_dir / "v2" / "current").exists()
-    command = ["aws/install", "--install-dir", str(install_dir), "--bin-dir", str(bin_dir)]
-    if rerun:
-        command.append("--update")
-    plan.facts += [
+    who = "root: system folders" if system.root else "not root: your home folder, no sudo"
+    first = probe_aws()
+    plan = Plan("awscli")
+    plan.facts = [
+        ("system", f"{system.os} {system.arch}, {who}"),
+        ("aws on PATH", first.describe(home) if first else "none"),
         ("download", zip_url),
         ("signature", sig_url),
         ("public key", key_url),
@@ -660,6 +647,23 @@ def plan_awscli(
         ("install dir", show_path(install_dir, home)),
         ("bin dir", show_path(bin_dir, home)),
     ]
+    # An aws v2 anywhere on PATH counts, unless the user chose the folders: then only theirs.
+    target = probe_aws(bin_dir / "aws")
+    candidates = [target] if chosen else [target, first]
+    installed = next((f for f in candidates if f and f.major >= 2), None)
+    if installed and not update:
+        plan.done = (
+            f"already installed, version {installed.version} at {show_path(installed.path, home)}"
+            " (nothing to download; add --update to fetch the latest)"
+        )
+        return plan
+    plan.replaces = installed.version if installed else ""
+    # The AWS installer refuses to run over an existing install unless told --update.
+    rerun = (install_dir / "v2" / "current").exists()
+    command = ["aws/install", "--install-dir", str(install_dir), "--bin-dir", str(bin_dir)]
+    if rerun:
+        command.append("--update")
+    shown = " ".join(show_path(word, home) for word in command)
 
     def fetch(work: Path) -> None:
         download(zip_url, work / "awscliv2.zip", settings)
@@ -691,7 +695,7 @@ def plan_awscli(
         Step("download the zip, its signature and the public key (retries, resume)", fetch),
         Step("check the signature with gpgv: signed by the pinned key, or stop", check),
         Step("extract with Python's zipfile, keeping executable bits (no unzip needed)", unpack),
-        Step(" ".join(command), run_installer),
+        Step(shown, run_installer),
         Step(
             f"{show_path(bin_dir / 'aws', home)} --version must print aws-cli/2.x.y", check_version
         ),
@@ -755,12 +759,6 @@ def plan_mountpoint(system: System, settings: Settings, update: bool = False) ->
     )
     found = probe_mount_s3()
     plan.facts.append(("mount-s3", found.describe(home) if found else "not installed"))
-    if found and not update:
-        plan.done = (
-            f"already installed, version {found.version} at {show_path(found.path, home)}"
-            " (nothing to download; add --update to fetch the latest)"
-        )
-        return plan
     url, sig_url = mountpoint_urls(system, settings)
     key_url = settings.key_url("mountpoint")
     fprs = settings.mountpoint_fingerprints
@@ -785,6 +783,13 @@ def plan_mountpoint(system: System, settings: Settings, update: bool = False) ->
         plan.facts.append(
             ("needs root", "a system package: run this with sudo (or use rclone: no root)")
         )
+    if found and not update:
+        plan.done = (
+            f"already installed, version {found.version} at {show_path(found.path, home)}"
+            " (nothing to download; add --update to fetch the latest)"
+        )
+        return plan
+    plan.replaces = found.version if found else ""
 
     def fetch(work: Path) -> None:
         if not system.root:
@@ -963,7 +968,6 @@ def install(
     tool: str,
     *,
     dry_run: bool = False,
-    out: TextIO | None = None,
     work_root: Path | None = None,
     **options: object,
 ) -> Result:
@@ -973,27 +977,27 @@ def install(
     system). Temporary files live in a folder under ``work_root`` (default: the system's temp
     folder) that is removed whatever happens.
     """
-    out = out or sys.stdout
     the_plan = plan(tool, **options)  # type: ignore[arg-type]
     title = "plan (dry run: nothing is downloaded or changed)" if dry_run else "plan"
-    print(f"s3lab install {tool}: {title}", file=out)
-    print(the_plan.render(), file=out, flush=True)
+    print(f"s3lab install {tool}: {title}")
+    print(the_plan.render(), flush=True)
     if the_plan.done:
         return Result(tool, "already installed", _version_in(the_plan.done), plan=the_plan)
     if dry_run:
         for note in the_plan.notes:
-            print(f"after installing: {note}", file=out)
+            print(f"after installing: {note}")
         return Result(tool, "planned", plan=the_plan)
     with tempfile.TemporaryDirectory(prefix="s3lab-install-", dir=work_root) as work:
         for number, step in enumerate(the_plan.steps, 1):
-            print(f"[{number}/{len(the_plan.steps)}] {step.text}", file=out, flush=True)
+            print(f"[{number}/{len(the_plan.steps)}] {step.text}", flush=True)
             step.run(Path(work))
-    status = "updated" if options.get("update") else "installed"
+    status = "updated" if the_plan.replaces else "installed"
     after = plan(tool, **{**options, "update": False})  # type: ignore[arg-type]
     version = _version_in(after.done)
-    print(f"{status}: {tool} {version}".rstrip(), file=out)
+    was = f"{the_plan.replaces} -> " if the_plan.replaces else ""
+    print(f"{status}: {tool} {was}{version}".rstrip())
     for note in the_plan.notes:
-        print(note, file=out)
+        print(note)
     return Result(tool, status, version, plan=the_plan)
 
 

@@ -181,7 +181,7 @@ def test_fresh_install_as_root_then_second_run_downloads_nothing(
 
     first = run_cli("install", "awscli", *target, env=env)
     assert first.returncode == 0, first.stderr
-    assert "root: system folders" in first.stdout
+    assert ("root: system folders" if os.geteuid() == 0 else "not root") in first.stdout
     assert "installed: awscli 2.0.1" in first.stdout
     assert "awscli-exe-linux-x86_64.zip" in first.stderr  # the progress bar
     assert aws_version(tmp_path / "bin/aws").startswith("aws-cli/2.0.1 ")
@@ -271,7 +271,7 @@ def test_fresh_install_as_a_user_without_root_or_sudo(
 
 
 def test_update_replaces_an_existing_install(
-    standin: StandinServer, signer: Signer, tmp_path: Path
+    standin: StandinServer, signer: Signer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(standin, signer)
     dirs = {"install_dir": tmp_path / "aws-cli", "bin_dir": tmp_path / "bin"}
@@ -283,6 +283,7 @@ def test_update_replaces_an_existing_install(
         "awscli", update=True, settings=settings, system=root_system(tmp_path), **dirs
     )
     assert (result.status, result.version) == ("updated", "2.0.2")
+    assert "updated: awscli 2.0.1 -> 2.0.2" in capsys.readouterr().out
     assert result.plan is not None and "--update" in result.plan.steps[3].text
     assert aws_version(tmp_path / "bin/aws").startswith("aws-cli/2.0.2 ")
     assert (tmp_path / "aws-cli/v2/current").readlink().name == "2.0.2"
@@ -423,6 +424,25 @@ def test_server_errors_are_retried(standin: StandinServer, signer: Signer, tmp_p
     )
     assert result.returncode == 0, result.stderr
     assert "installed: awscli 2.0.1" in result.stdout
+
+
+def test_an_expired_copy_of_the_pinned_key_still_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AWS extends its key's expiry date; a stale copy must not block a good signature."""
+    old = Signer("expired", made_in_2020_for_a_day=True)
+    try:
+        data = tmp_path / "file"
+        data.write_bytes(b"signed in 2020")
+        (tmp_path / "file.sig").write_bytes(old.sign(data.read_bytes()))
+        (tmp_path / "key.asc").write_bytes(old.public_key)
+        signer = install.verify_signature(
+            data, tmp_path / "file.sig", tmp_path / "key.asc", [old.fingerprint]
+        )
+        assert signer == old.fingerprint
+        assert "has expired; the signature itself is good" in capsys.readouterr().out
+    finally:
+        old.close()
 
 
 # --- pieces -------------------------------------------------------------------------------------

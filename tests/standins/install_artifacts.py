@@ -26,17 +26,20 @@ from pathlib import Path
 class Signer:
     """One generated signing key (ed25519) in a private, short-lived gpg home."""
 
-    def __init__(self, name: str = "s3lab test key") -> None:
+    def __init__(self, name: str = "s3lab test key", made_in_2020_for_a_day: bool = False) -> None:
         # Short path under /tmp: gpg-agent's socket path must stay under ~100 characters.
         self.home = Path(tempfile.mkdtemp(prefix="s3lab-gpg-"))
+        # An expired key, like an old copy of the AWS CLI key: made and used in 2020, for a day.
+        self.time = ["--faked-system-time", "20200101T000000"] if made_in_2020_for_a_day else []
         self._gpg(
+            *self.time,
             "--passphrase",
             "",
             "--quick-gen-key",
             f"{name} <test@example.invalid>",
             "ed25519",
             "sign",
-            "never",
+            "1d" if made_in_2020_for_a_day else "never",
         )
         listing = self._gpg("--list-keys", "--with-colons").stdout
         self.fingerprint = next(
@@ -59,7 +62,8 @@ class Signer:
         source.write_bytes(data)
         target = self.home / "signature"
         target.unlink(missing_ok=True)
-        self._gpg(*(["--armor"] if armor else []), "--detach-sign", "-o", str(target), str(source))
+        armored = ["--armor"] if armor else []
+        self._gpg(*self.time, *armored, "--detach-sign", "-o", str(target), str(source))
         return target.read_bytes()
 
     def close(self) -> None:
