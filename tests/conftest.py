@@ -51,3 +51,23 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
     assert "Traceback" not in result.stderr
     for word in words:
         assert word in errors[0], errors[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Safety net for FUSE mounts: unmount any bucket a test or notebook left mounted, and fail.
+
+    Mounts made in this session are recorded in the session's private S3LAB_HOME; one still
+    mounted here is a leak (a missing clean-up), so it is removed and the run is failed.
+    """
+    from s3lab import mount
+
+    leaked = [m for m in mount.mounts() if m.pid]
+    for found in leaked:
+        print(f"\nleft mounted by a test or notebook: {found.describe()}")
+        try:
+            mount.unmount(found.directory)
+        except Exception as exc:
+            print(f"could not unmount {found.directory}: {exc}")
+    if leaked:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
