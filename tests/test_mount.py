@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -370,3 +371,50 @@ def test_a_busy_folder_is_unmounted_lazily(
         sleeper.wait()
     assert "busy" in message and "lazily" in message
     assert done.directory not in mount.fuse_mounts()
+
+
+def test_a_profile_with_an_endpoint_reaches_every_program_without_keys_in_argv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kopah-style: keys in the credentials file, the endpoint in the profile (nothing runs).
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text(
+        "[profile kopah]\nregion = us-east-1\nendpoint_url = https://s3.kopah.example\n"
+    )
+    credentials.write_text(
+        f"[kopah]\naws_access_key_id = {sandbox.FAKE_ACCESS_KEY_ID}\n"
+        f"aws_secret_access_key = {sandbox.FAKE_SECRET_ACCESS_KEY}\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    conn = mount.connection("kopah")
+    assert (conn.profile, conn.endpoint_url, conn.path_style) == (
+        "kopah",
+        "https://s3.kopah.example",
+        True,
+    )
+    assert "AWS_ACCESS_KEY_ID" not in conn.env and conn.env["AWS_PROFILE"] == "kopah"
+    opts = {"allow_delete": True, "allow_overwrite": False, "read_only": False}
+    opts |= {"prefix": "", "uid": 1000, "gid": None}
+    target = str(tmp_path / "m")
+    plans = {tool: mount._PLANS[tool](tool, "b", target, conn, opts) for tool in mount.TOOLS}
+    mp = plans["mountpoint"].argv
+    assert mp[mp.index("--profile") + 1] == "kopah" and "--uid" in mp
+    assert mp[mp.index("--endpoint-url") + 1] == "https://s3.kopah.example"
+    rc = plans["rclone"]
+    assert rc.env["RCLONE_S3_ENDPOINT"] == "https://s3.kopah.example"
+    assert rc.env["AWS_PROFILE"] == "kopah" and rc.env["RCLONE_S3_ENV_AUTH"] == "true"
+    s3 = plans["s3fs"]
+    try:
+        passwd = Path(s3.secret_dir) / "passwd"
+        assert passwd.stat().st_mode & 0o777 == 0o600
+        assert Path(s3.secret_dir).stat().st_mode & 0o077 == 0
+        assert not str(passwd).startswith((target, str(Path(__file__).parents[1])))
+        assert "url=https://s3.kopah.example" in s3.argv[-1]
+    finally:
+        shutil.rmtree(s3.secret_dir)
+    for plan in plans.values():
+        assert sandbox.FAKE_SECRET_ACCESS_KEY not in " ".join(plan.argv)
+        assert sandbox.FAKE_ACCESS_KEY_ID not in " ".join(plan.argv)
