@@ -18,6 +18,7 @@ from s3lab.buckets import (
     usage,
     validate,
 )
+from s3lab.configure import check_region, configure_sandbox, doctor
 from s3lab.errors import S3LabError
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "unique_name",
     "usage",
     "validate",
+    # configure: profiles, region checks, doctor
+    "check_region",
+    "configure_sandbox",
+    "doctor",
     # errors
     "S3LabError",
 ]

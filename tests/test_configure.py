@@ -34,11 +34,11 @@ region = ap-south-1
 """
 EXISTING_CREDENTIALS = """# work keys
 [default]
-aws_access_key_id = AKIAEXISTINGDEFAULT1
+aws_access_key_id = TESTEXISTINGDEFAULT1
 aws_secret_access_key = existing/default/secret/not/a/real/key0
 
 [class]
-aws_access_key_id = AKIAEXISTINGCLASS001
+aws_access_key_id = TESTEXISTINGCLASS001
 aws_secret_access_key = existing/class/secret/not/a/real/key000
 aws_session_token = an-old-session-token
 """
@@ -187,7 +187,7 @@ def test_other_profiles_and_comments_are_kept_byte_for_byte(aws_files: tuple[Pat
         "--profile",
         "class",
         "--access-key-id",
-        "AKIANEWCLASSKEY00001",
+        "TESTNEWCLASSKEY00001",
         "--secret-access-key",
         "-",
         "--region",
@@ -208,7 +208,7 @@ def test_other_profiles_and_comments_are_kept_byte_for_byte(aws_files: tuple[Pat
     assert new_credentials[:start] == EXISTING_CREDENTIALS[:start]
     # The old session token would make AWS reject the new key: it is removed.
     assert new_credentials[start:] == (
-        "[class]\naws_access_key_id = AKIANEWCLASSKEY00001\n"
+        "[class]\naws_access_key_id = TESTNEWCLASSKEY00001\n"
         "aws_secret_access_key = new/class/secret/not/a/real/key/00000000\n"
     )
     # botocore reads what was written, and the untouched profiles are as they were.

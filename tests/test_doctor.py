@@ -19,13 +19,15 @@ from tests.test_configure import aws_files  # noqa: F401  (a fixture)
 SECRET = sandbox.FAKE_SECRET_ACCESS_KEY
 
 
-def doctor(*args: str, **env: str) -> tuple[int, dict[str, dict[str, str]], str]:
-    """Run the real command; return its exit code, the checks by name, and the table."""
+def doctor(
+    *args: str, table: bool = False, **env: str
+) -> tuple[int, dict[str, dict[str, str]], str]:
+    """Run the real command; return its exit code, the checks by name, and (if asked) the table."""
     result = run_cli("doctor", "--json", *args, env=env or None)
     assert "Traceback" not in result.stderr, result.stderr
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
-    table = run_cli("doctor", *args, env=env or None).stdout
-    return result.returncode, checks, table
+    text = run_cli("doctor", *args, env=env or None).stdout if table else ""
+    return result.returncode, checks, text
 
 
 def sandbox_profile(name: str, backend: str, **values: str) -> None:
@@ -56,7 +58,7 @@ ORDER = [
 @pytest.mark.usefixtures("aws_files")
 def test_everything_fine(lab: object) -> None:
     sandbox_profile("fine", lab.name)  # type: ignore[attr-defined]
-    code, checks, table = doctor("--profile", "fine")
+    code, checks, table = doctor("--profile", "fine", table=True)
     assert list(checks) == ORDER
     assert set(statuses(checks).values()) == {"ok"}, table
     assert code == 0
@@ -118,7 +120,7 @@ def test_bad_region(server: object, aws_files: tuple[Path, Path]) -> None:  # no
     sandbox_profile("typo", "server")
     config = aws_files[0]
     config.write_text(config.read_text().replace("region = us-east-1", "region = uswest-2"))
-    code, checks, table = doctor("--profile", "typo")
+    code, checks, table = doctor("--profile", "typo", table=True)
     assert code == 1
     assert checks["region"]["status"] == "FAIL"
     assert "'uswest-2' is not an AWS region" in checks["region"]["detail"]
@@ -143,7 +145,7 @@ def test_region_typo_on_aws_is_suspected_first_when_dns_fails(
 @pytest.mark.usefixtures("aws_files")
 def test_unknown_key(server: object) -> None:
     sandbox_profile(
-        "unknown", "server", access_key_id="AKIAUNKNOWNKEY000000", secret_access_key=SECRET
+        "unknown", "server", access_key_id="UNKNOWNKEYID00000000", secret_access_key=SECRET
     )
     code, checks, _ = doctor("--profile", "unknown")
     assert code == 1
