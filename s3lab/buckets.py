@@ -669,6 +669,17 @@ class Removal:
     removed: bool = False  # the bucket itself is gone
     dry_run: bool = False
 
+    def summary(self) -> str:
+        """What went (or would go), in words: ``3 objects (22 B) ..., 1 unfinished upload``."""
+        text = f"{_count(self.objects, 'object')} ({human_size(self.bytes)})"
+        if self.markers:
+            text += f" among them {_count(self.markers, 'delete marker')}"
+        return f"{text}, {_count(self.uploads, 'unfinished upload')}"
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}" if number == 1 else f"{number} {word}s"
+
 
 def _versioned(client: Any, bucket: str) -> bool:
     """Whether versioning was ever turned on (then old versions and delete markers may hide)."""

@@ -366,14 +366,10 @@ def _bucket_remove(args: argparse.Namespace) -> int:
     done = buckets.remove_bucket(
         _bucket_client(args), bucket, force=args.force, dry_run=args.dry_run
     )
-    what = (
-        f"{done.objects} objects and versions ({buckets.human_size(done.bytes)}), "
-        f"{done.markers} delete markers among them, {done.uploads} unfinished uploads"
-    )
     if args.dry_run:
-        print(f"(dry run) would delete {what}, then the bucket {bucket}")
+        print(f"(dry run) would delete {done.summary()}, then the bucket {bucket}")
     else:
-        print(f"removed s3://{bucket}: deleted {what}")
+        print(f"removed s3://{bucket}: deleted {done.summary()}")
     return 0
 
 
