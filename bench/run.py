@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n(ratio > 1: faster than the aws command, or than the bare boto3 loop)")
     finally:
         sandbox.stop("server", home=home)
+        shutil.rmtree(work, ignore_errors=True)  # 11,000 files and, by default, the sandbox
     return 0
 
 
