@@ -54,9 +54,13 @@ def check_name(name: str) -> str:
     )
 
 
-def backend_name(name: str | None = None) -> str:
-    """The backend to use: ``name`` if given, else ``$S3LAB_BACKEND``, else ``moto``."""
-    return check_name(name or os.environ.get("S3LAB_BACKEND") or DEFAULT_BACKEND)
+def backend_name(name: str | None = None, default: str = DEFAULT_BACKEND) -> str:
+    """The backend to use: ``name`` if given, else ``$S3LAB_BACKEND``, else ``default``.
+
+    A notebook passes its own ``default`` when it needs more than a mock: the mount chapters
+    default to the real S3 server, yet the tests can still run them on moto.
+    """
+    return check_name(name or os.environ.get("S3LAB_BACKEND") or default)
 
 
 @dataclass
@@ -101,10 +105,14 @@ class Backend:
 
 
 def resolve(
-    name: str | None = None, *, profile: str | None = None, home: Path | str | None = None
+    name: str | None = None,
+    *,
+    profile: str | None = None,
+    home: Path | str | None = None,
+    default: str = DEFAULT_BACKEND,
 ) -> Backend:
     """Work out the backend without changing anything (see :func:`use`)."""
-    chosen = backend_name(name)
+    chosen = backend_name(name, default)
     if chosen in ("moto", "server"):
         from s3lab import sandbox
 
@@ -120,10 +128,14 @@ def resolve(
 
 
 def use(
-    name: str | None = None, *, profile: str | None = None, home: Path | str | None = None
+    name: str | None = None,
+    *,
+    profile: str | None = None,
+    home: Path | str | None = None,
+    default: str = DEFAULT_BACKEND,
 ) -> Backend:
     """Point this process (boto3 and any ``!aws`` it runs) at a backend, and return it."""
-    backend = resolve(name, profile=profile, home=home)
+    backend = resolve(name, profile=profile, home=home, default=default)
     if not backend.is_sandbox:
         for variable in _SANDBOX_VARIABLES:
             os.environ.pop(variable, None)

@@ -1,7 +1,8 @@
 """Re-execute notebooks in place so their stored outputs (which nbval compares) are current.
 
 Run through ``bash tasks.sh outputs [NOTEBOOK...]``, which starts both sandboxes first. Each
-notebook runs on the first backend its metadata allows (``s3lab.backends``, default moto).
+notebook runs on its own default backend (the one its ``s3lab.use(..., default=...)`` names),
+exactly as in the book build.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def refresh(path: Path) -> None:
     """Execute one notebook in its own folder and write it back with fresh outputs."""
     nb = nbformat.read(path, as_version=4)
-    backends = nb.metadata.get("s3lab", {}).get("backends", ["moto", "server"])
-    os.environ["S3LAB_BACKEND"] = backends[0]
+    os.environ.pop("S3LAB_BACKEND", None)
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     nbformat.write(nb, path)
-    print(f"refreshed {path.relative_to(ROOT)} on {backends[0]}", file=sys.stderr)
+    print(f"refreshed {path.relative_to(ROOT)}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
