@@ -277,12 +277,26 @@ def _tail(path: str, lines: int = 3) -> str:
     return " | ".join(line.strip() for line in text[-lines:])
 
 
-def running(backend: str, home: Path | str | None = None) -> Sandbox | None:
-    """The recorded server for ``backend`` if its process is alive and answers, else None."""
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def running(
+    backend: str, home: Path | str | None = None, *, thorough: bool = True
+) -> Sandbox | None:
+    """The recorded server for ``backend`` if its process is alive and answers, else None.
+
+    ``thorough`` sends a signed request; without it, a live pid and a listening port are enough.
+    Every command that only wants the endpoint uses the quick check: a signed request means a
+    second boto3 client, which costs a tenth of a second per command.
+    """
     state = _read_state(check_backend(backend), home)
-    if state and _pid_alive(state.pid) and not _answers(state.endpoint_url):
-        return state
-    return None
+    if not state or not _pid_alive(state.pid):
+        return None
+    alive = not _answers(state.endpoint_url) if thorough else _listening(state.port)
+    return state if alive else None
 
 
 def start(
@@ -423,14 +437,14 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
         if wanted in SANDBOXES and os.environ.get("S3LAB_BACKEND"):
             backend = wanted
     if backend is not None:
-        found = running(check_backend(backend), home)
+        found = running(check_backend(backend), home, thorough=False)
         if found is None:
             raise SandboxError(
                 f"the {backend} sandbox is not running",
                 f"start it with `s3lab sandbox start --backend {backend}`",
             )
         return found
-    up = [s for s in (running(name, home) for name in SANDBOXES) if s]
+    up = [s for s in (running(name, home, thorough=False) for name in SANDBOXES) if s]
     if len(up) == 1:
         return up[0]
     if not up:
