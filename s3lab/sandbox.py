@@ -63,6 +63,8 @@ class Sandbox:
     endpoint_url: str
     log: str
     started: float
+    # SeaweedFS's master (cluster status); empty for moto
+    admin_url: str = ""
 
     def env(self) -> dict[str, str]:
         """The variables that point the aws command and boto3 at this server."""
@@ -175,6 +177,31 @@ def _answers(endpoint_url: str, timeout: float = 2.0) -> str:
     except Exception as exc:  # any failure means "not ready"; the caller reports it
         return f"{type(exc).__name__}: {exc}"
     return ""
+
+
+def _storage_ready(sandbox: Sandbox) -> str:
+    """Empty string once SeaweedFS's volume server has joined its master, else why not.
+
+    SeaweedFS answers ListBuckets (metadata) a few seconds before it can read objects back
+    after a restart (reads fail with InternalError until the volume server reports its volumes),
+    so a sandbox is only "up" when the master lists a data node.
+    """
+    if not sandbox.admin_url:
+        return ""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{sandbox.admin_url}/dir/status", timeout=1.0) as answer:
+            topology = json.load(answer).get("Topology", {})
+    except (OSError, ValueError) as exc:
+        return f"cluster status: {exc}"
+    nodes = [
+        node
+        for center in topology.get("DataCenters") or []
+        for rack in center.get("Racks") or []
+        for node in rack.get("DataNodes") or []
+    ]
+    return "" if nodes else "no volume server has joined yet"
 
 
 def _state_file(backend: str, home: Path | str | None) -> Path:
@@ -348,6 +375,10 @@ def start(
             endpoint_url=f"http://{HOST}:{port}",
             log=str(log),
             started=time.time(),
+            admin_url=next(
+                (f"http://{HOST}:{arg.split('=')[1]}" for arg in command if "-master.port=" in arg),
+                "",
+            ),
         )
         _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
         deadline = time.monotonic() + timeout
@@ -360,7 +391,7 @@ def start(
                     f"{_tail(str(log))}",
                     f"read {log} for the whole story",
                 )
-            reason = _answers(sandbox.endpoint_url, timeout=1.0)
+            reason = _answers(sandbox.endpoint_url, timeout=1.0) or _storage_ready(sandbox)
             if not reason:
                 return sandbox
             time.sleep(0.25)
