@@ -103,6 +103,18 @@ def root_system(home: Path) -> install.System:
     return install.System("linux", "x86_64", root=True, home=home, package_manager="apt")
 
 
+def install_as_root(settings: install.Settings, tmp_path: Path) -> install.Result:
+    """Install the stand-in AWS CLI as root, every folder inside ``tmp_path``."""
+    return install.install(
+        "awscli",
+        settings=settings,
+        system=root_system(tmp_path),
+        install_dir=tmp_path / "aws-cli",
+        bin_dir=tmp_path / "bin",
+        work_root=tmp_path,
+    )
+
+
 # --- the plan of the real thing -----------------------------------------------------------------
 
 
@@ -316,14 +328,7 @@ def test_a_key_file_with_the_wrong_fingerprint_adds_no_trust(
     publish_awscli(standin, stranger)  # the stranger's key and signature are consistent...
     settings = settings_for(standin, signer)  # ...but the pin is the signer's
     with pytest.raises(InstallError, match=r"signed by key .* not the pinned key"):
-        install.install(
-            "awscli",
-            settings=settings,
-            system=root_system(tmp_path),
-            install_dir=tmp_path / "aws-cli",
-            bin_dir=tmp_path / "bin",
-            work_root=tmp_path,
-        )
+        install_as_root(settings, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -333,14 +338,7 @@ def test_a_changed_zip_fails_its_signature(
     data = publish_awscli(standin, signer)
     standin.files[ZIP] = data[:-10] + b"0123456789"
     with pytest.raises(InstallError, match="does not match its signature"):
-        install.install(
-            "awscli",
-            settings=settings_for(standin, signer),
-            system=root_system(tmp_path),
-            install_dir=tmp_path / "aws-cli",
-            bin_dir=tmp_path / "bin",
-            work_root=tmp_path,
-        )
+        install_as_root(settings_for(standin, signer), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -367,14 +365,7 @@ def test_a_download_that_keeps_failing_leaves_nothing(
     data = publish_awscli(standin, signer)
     standin.faults[ZIP] = ["truncate"] * 10
     with pytest.raises(InstallError, match=rf"got \d+ of {len(data)} bytes"):
-        install.install(
-            "awscli",
-            settings=settings_for(standin, signer),
-            system=root_system(tmp_path),
-            install_dir=tmp_path / "aws-cli",
-            bin_dir=tmp_path / "bin",
-            work_root=tmp_path,
-        )
+        install_as_root(settings_for(standin, signer), tmp_path)
     assert standin.count(ZIP) == 3  # the first try and two retries
     assert list(tmp_path.iterdir()) == []
 
