@@ -93,6 +93,21 @@ def env_for(server: StandinServer, signer: Signer, tmp: Path) -> dict[str, str]:
     }
 
 
+def run_install_command(
+    server: StandinServer, signer: Signer, tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `s3lab install awscli` against the stand-in, its folders inside ``tmp``."""
+    return run_cli(
+        "install",
+        "awscli",
+        "--install-dir",
+        str(tmp / "i"),
+        "--bin-dir",
+        str(tmp / "b"),
+        env=env_for(server, signer, tmp),
+    )
+
+
 def aws_version(exe: Path) -> str:
     return subprocess.run(
         [str(exe), "--version"], capture_output=True, text=True, check=True
@@ -373,15 +388,7 @@ def test_a_download_that_keeps_failing_leaves_nothing(
 def test_a_missing_file_is_not_retried(
     standin: StandinServer, signer: Signer, tmp_path: Path
 ) -> None:
-    result = run_cli(
-        "install",
-        "awscli",
-        "--install-dir",
-        str(tmp_path / "i"),
-        "--bin-dir",
-        str(tmp_path / "b"),
-        env=env_for(standin, signer, tmp_path),
-    )
+    result = run_install_command(standin, signer, tmp_path)
     assert_one_line_error(result, "404", ZIP)
     assert standin.count(ZIP) == 1
     assert list(tmp_path.iterdir()) == []
@@ -390,29 +397,13 @@ def test_a_missing_file_is_not_retried(
 def test_server_errors_are_retried(standin: StandinServer, signer: Signer, tmp_path: Path) -> None:
     publish_awscli(standin, signer)
     standin.faults[ZIP] = [500] * 10
-    result = run_cli(
-        "install",
-        "awscli",
-        "--install-dir",
-        str(tmp_path / "i"),
-        "--bin-dir",
-        str(tmp_path / "b"),
-        env=env_for(standin, signer, tmp_path),
-    )
+    result = run_install_command(standin, signer, tmp_path)
     assert_one_line_error(result, "could not download", "500")
     assert standin.count(ZIP) == 3
     assert "retrying" in result.stderr
 
     standin.faults[ZIP] = [503]
-    result = run_cli(
-        "install",
-        "awscli",
-        "--install-dir",
-        str(tmp_path / "i"),
-        "--bin-dir",
-        str(tmp_path / "b"),
-        env=env_for(standin, signer, tmp_path),
-    )
+    result = run_install_command(standin, signer, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "installed: awscli 2.0.1" in result.stdout
 
