@@ -652,10 +652,7 @@ def plan_awscli(
     candidates = [target] if chosen else [target, first]
     installed = next((f for f in candidates if f and f.major >= 2), None)
     if installed and not update:
-        plan.done = (
-            f"already installed, version {installed.version} at {show_path(installed.path, home)}"
-            " (nothing to download; add --update to fetch the latest)"
-        )
+        plan.done = _already_installed(installed, home)
         return plan
     plan.replaces = installed.version if installed else ""
     # The AWS installer refuses to run over an existing install unless told --update.
@@ -784,10 +781,7 @@ def plan_mountpoint(system: System, settings: Settings, update: bool = False) ->
             ("needs root", "a system package: run this with sudo (or use rclone: no root)")
         )
     if found and not update:
-        plan.done = (
-            f"already installed, version {found.version} at {show_path(found.path, home)}"
-            " (nothing to download; add --update to fetch the latest)"
-        )
+        plan.done = _already_installed(found, home)
         return plan
     plan.replaces = found.version if found else ""
 
@@ -914,6 +908,14 @@ def _plan_pip(
         Step(f"{show_path(exe)} must print its version", check_version),
     ]
     return plan
+
+
+def _already_installed(found: Found, home: Path) -> str:
+    """Why a downloaded tool needs no download: the same words for the AWS CLI and Mountpoint."""
+    return (
+        f"already installed, version {found.version} at {show_path(found.path, home)}"
+        " (nothing to download; add --update to fetch the latest)"
+    )
 
 
 def plan(
