@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,21 @@ def test_no_key_in_notebook_outputs() -> None:
         nb = nbformat.read(path, as_version=4)
         outputs = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]
         assert not find_keys(json.dumps(outputs)), path.name
+
+
+def test_no_output_depends_on_the_readers_shell() -> None:
+    """`!cmd` runs in the reader's $SHELL, so an error it prints names that shell.
+
+    CI's shell is /usr/bin/sh (dash), a laptop's is often /bin/bash: such an output can never
+    match on both. A cell that shows a shell's error runs it as `bash -c '...'` instead.
+    """
+    shell_error = re.compile(r"^/\S*/[a-z]*sh: ", re.MULTILINE)
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for n, cell in enumerate(nb.cells):
+            for output in cell.get("outputs", []):
+                text = str(output.get("text", ""))
+                assert not shell_error.search(text), f"{path.name} cell {n}: {text[:120]!r}"
 
 
 def _tracked_files() -> list[Path]:
