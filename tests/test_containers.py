@@ -16,14 +16,14 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from s3lab import mount
-from s3lab.buckets import make_bucket, unique_name
+from s3lab.buckets import make_bucket, remove_bucket, unique_name
 from tests.mount_helpers import need
 
 PODMAN_RUN = [
@@ -90,10 +90,7 @@ def bucket(server: Any) -> Iterator[str]:
     name = make_bucket(client, unique_name("ctr"))
     client.put_object(Bucket=name, Key="runs/exp1/ckpt-000000.txt", Body=b"step 0\n")
     yield name
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=name, Key=item["Key"])
-    client.delete_bucket(Bucket=name)
+    remove_bucket(client, name, force=True)
 
 
 @pytest.fixture
@@ -137,7 +134,7 @@ def test_a_container_writes_checkpoints_into_the_bucket(
 
 
 def _started_then_mounted(
-    image: str, volume: str, control: Path, mount_now: Any
+    image: str, volume: str, control: Path, mount_now: Callable[[], None]
 ) -> subprocess.CompletedProcess[str]:
     """Start a container that waits, mount on the host, then let it list /ckpt."""
     script = "echo > /ctl/started; while [ ! -e /ctl/go ]; do sleep 0.1; done; ls -A /ckpt"

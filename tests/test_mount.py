@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from s3lab import mount, sandbox
-from s3lab.buckets import make_bucket, unique_name
+from s3lab.buckets import make_bucket, remove_bucket, unique_name
 from tests.conftest import assert_one_line_error, run_cli
 from tests.mount_helpers import STANDINS, need, need_fuse, observe
 
@@ -42,19 +42,12 @@ def mount_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             print(f"\nsafety net unmounted: {leftovers}")
 
 
-def _empty_bucket(client: Any, name: str) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=name, Key=item["Key"])
-    client.delete_bucket(Bucket=name)
-
-
 @pytest.fixture
 def bucket(server: Any) -> Iterator[str]:
     client = server.client()
     name = make_bucket(client, unique_name("mnt"))
     yield name
-    _empty_bucket(client, name)
+    remove_bucket(client, name, force=True)
 
 
 @pytest.fixture
@@ -99,7 +92,7 @@ def probe_mount(
     finally:
         if str(folder) in mount.fuse_mounts():
             mount.unmount(folder)
-        _empty_bucket(client, name)
+        remove_bucket(client, name, force=True)
 
 
 @pytest.mark.parametrize("name", list(mount.COMMANDS))
