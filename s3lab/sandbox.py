@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -24,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,29 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands to outgoing connections (Linux's default when unreadable)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and not in ``avoid``.
+
+    It is taken from outside the kernel's ephemeral range. A port the kernel picked for us
+    (binding port 0) is an ephemeral one, free only until some outgoing connection is given it:
+    SeaweedFS's parts connect to each other while others are still starting, and one such
+    connection took the filer's chosen gRPC port before the filer could listen on it.
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = [p for p in range(10000, 65536) if p not in ephemeral and p not in avoid]
+    for port in random.sample(candidates, min(len(candidates), 100)):
+        if not port_in_use(port):
+            return port
+    with socket.socket() as sock:  # nothing outside the range is free: the kernel's choice
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
 
@@ -275,7 +296,10 @@ def _server_command(port: int, directory: Path) -> list[str]:
     data.mkdir(parents=True, exist_ok=True)
     identities = directory / "server-s3.json"
     write_identities(identities)
-    ports = [f"-{flag}={free_port()}" for flag in _WEED_PORT_FLAGS]
+    chosen = [port]
+    for _ in _WEED_PORT_FLAGS:
+        chosen.append(free_port(avoid=chosen))
+    ports = [f"-{flag}={number}" for flag, number in zip(_WEED_PORT_FLAGS, chosen[1:], strict=True)]
     return [
         weed,
         "server",

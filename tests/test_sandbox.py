@@ -92,6 +92,16 @@ def test_server_rejects_a_wrong_secret(server: backends.Backend) -> None:
     assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
 
 
+def test_free_ports_are_distinct_free_and_outside_the_ephemeral_range() -> None:
+    # An ephemeral port can be handed to an outgoing connection before the server binds it.
+    chosen: list[int] = []
+    for _ in range(20):
+        chosen.append(sandbox.free_port(avoid=chosen))
+    assert len(set(chosen)) == len(chosen)
+    assert not [p for p in chosen if p in sandbox._ephemeral_ports()]
+    assert not [p for p in chosen if sandbox.port_in_use(p)]
+
+
 def test_port_in_use_is_refused(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
