@@ -222,37 +222,55 @@ def test_fresh_install_as_root_then_second_run_downloads_nothing(
     assert len(standin.requests) == asked  # nothing downloaded
 
 
-def nobody_python() -> list[str] | None:
-    """A Python the user `nobody` can run with s3lab importable, or None (with why, printed)."""
+@pytest.fixture
+def nobody_python() -> Iterator[tuple[list[str], str] | None]:
+    """A Python the user `nobody` can run s3lab with, or None when this is not root.
+
+    The clone and its .venv may sit in a folder only root can enter (``mktemp -d`` makes them
+    0700), so s3lab and tqdm, the one library ``s3lab install`` imports, are copied to a folder
+    nobody can read, for the length of the test.
+    """
     if os.geteuid() != 0 or not shutil.which("runuser"):
-        return None
-    site = [p for p in sys.path if p.endswith("site-packages")]
-    env = ["env", f"PYTHONPATH={os.pathsep.join([str(ROOT), *site])}"]
-    for python in (sys.executable, "/usr/bin/python3"):
-        probe = subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "nobody",
-                "--",
-                *env,
-                python,
-                "-c",
-                f"import sys, s3lab.install; assert sys.version_info[:2] == {sys.version_info[:2]!r}",
-            ],
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-        if probe.returncode == 0:
-            return env, python  # type: ignore[return-value]
-    return None
+        yield None
+        return
+    import tqdm
+
+    stage = Path(tempfile.mkdtemp(prefix="s3lab-nobody-lib-"))
+    try:
+        stage.chmod(0o755)
+        for package in (ROOT / "s3lab", Path(tqdm.__file__).parent):
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(package, stage / package.name, ignore=ignore)
+        env = ["env", f"PYTHONPATH={stage}"]
+        for python in (sys.executable, "/usr/bin/python3"):
+            probe = subprocess.run(
+                [
+                    "runuser",
+                    "-u",
+                    "nobody",
+                    "--",
+                    *env,
+                    python,
+                    "-c",
+                    "import sys, s3lab.cli, s3lab.install;"
+                    f" assert sys.version_info[:2] == {sys.version_info[:2]!r}",
+                ],
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
+            if probe.returncode == 0:
+                yield env, python
+                return
+        yield None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def test_fresh_install_as_a_user_without_root_or_sudo(
-    standin: StandinServer, signer: Signer
+    standin: StandinServer, signer: Signer, nobody_python: tuple[list[str], str] | None
 ) -> None:
-    found = nobody_python()
+    found = nobody_python
     if found is None:
         pytest.skip(
             "needs root (to switch to the user `nobody`) and a Python nobody can run with s3lab"
