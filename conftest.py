@@ -46,9 +46,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         os.environ.pop(variable, None)
     # The aws command the notebooks run is the one installed next to this Python.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    for backend in sandbox.SANDBOXES:
-        box = sandbox.start(backend)
-        print(f"\nsandbox {backend}: {box.endpoint_url}", file=sys.stderr)
+    try:
+        for backend in sandbox.SANDBOXES:
+            box = sandbox.start(backend)
+            print(f"\nsandbox {backend}: {box.endpoint_url}", file=sys.stderr)
+    except BaseException:
+        # pytest does not call pytest_sessionfinish when this hook fails: stop what started.
+        sandbox.stop(home=home)
+        raise
     if session.config.option.nbval_sanitize_with is None and SANITIZE.exists():
         session.config.option.nbval_sanitize_with = str(SANITIZE)
 
