@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,33 @@ def run_cli(
         timeout=180,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``s3lab ARGS`` in this process through ``cli.main(argv)``: what a person sees, fast.
+
+    Returns the same shape as :func:`run_cli`. An exception that escapes ``main`` is what a
+    person would see as a traceback: it is put on stderr with exit code 1, as Python would.
+    Keep :func:`run_cli` for the few end-to-end checks of the real command.
+    """
+    from s3lab import cli as s3lab_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = s3lab_cli.main(list(args))
+            except SystemExit as exc:  # --help and argparse's own exits
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["s3lab", *args], code, out.getvalue(), err.getvalue())
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:

@@ -1,0 +1,113 @@
+"""Every ``S3LAB_*`` variable, read in one function, and the AWS variables s3lab touches.
+
+A leaf module: it imports nothing from s3lab, so any module may ask it. Reading the environment
+in one place means a reader can see every switch at a glance, and a test can build a
+:class:`Settings` from a plain dict instead of patching ``os.environ``.
+
+The variables:
+
+- ``S3LAB_BACKEND``: where S3 requests go: ``moto`` (default), ``server``, ``aws`` or ``kopah``.
+- ``S3LAB_PROFILE``: the AWS profile for ``aws``/``kopah`` (else ``AWS_PROFILE``).
+- ``S3LAB_HOME``: where s3lab keeps its state: sandboxes, mount records (default ``~/.s3lab``).
+- ``S3LAB_AWSCLI_URL``, ``S3LAB_AWSCLI_KEY_URL``, ``S3LAB_AWSCLI_FINGERPRINT``,
+  ``S3LAB_MOUNTPOINT_URL``, ``S3LAB_MOUNTPOINT_KEY_URL``, ``S3LAB_MOUNTPOINT_FINGERPRINT``:
+  where ``s3lab install`` downloads from and which signing keys it trusts (tests point them at
+  a local stand-in; fingerprints are comma-separated).
+- ``S3LAB_DOWNLOAD_RETRIES``, ``S3LAB_DOWNLOAD_BACKOFF``, ``S3LAB_DOWNLOAD_TIMEOUT``: how
+  patient downloads are.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# What a sandbox puts into the environment so that boto3 *and* the aws command reach it.
+SANDBOX_SETS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "S3LAB_BACKEND",
+)
+# What a sandbox removes: each would quietly interfere with its settings (a session token breaks
+# the signature, the S3-only endpoint overrides the general one, a profile may not exist here).
+SANDBOX_CLEARS = ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE")
+# What switching to a cloud backend removes, so the sandbox's endpoint and fake keys do not
+# follow the learner to AWS.
+CLOUD_CLEARS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``S3LAB_*`` variables as typed values; ``None`` or empty where a variable is unset."""
+
+    backend: str | None = None
+    profile: str | None = None
+    home: Path = Path("~/.s3lab")
+    awscli_url: str | None = None
+    awscli_key_url: str | None = None
+    awscli_fingerprints: tuple[str, ...] = ()
+    mountpoint_url: str | None = None
+    mountpoint_key_url: str | None = None
+    mountpoint_fingerprints: tuple[str, ...] = ()
+    download_retries: int | None = None
+    download_backoff: float | None = None
+    download_timeout: float | None = None
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        # Imported here: errors imports nothing from s3lab either, but keep this module a leaf.
+        from s3lab.errors import UsageError
+
+        raise UsageError(
+            f"{name}={raw!r} is not a number", f"set {name} to a number, or unset it"
+        ) from None
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    return (env.get(name) or "").strip().rstrip("/") or None
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
+
+
+def read(env: Mapping[str, str] | None = None) -> Settings:
+    """Read every ``S3LAB_*`` variable from ``env`` (default: this process's environment)."""
+    env = os.environ if env is None else env
+    home = (env.get("S3LAB_HOME") or "").strip()
+    return Settings(
+        backend=(env.get("S3LAB_BACKEND") or "").strip() or None,
+        profile=(env.get("S3LAB_PROFILE") or "").strip() or None,
+        home=Path(home) if home else Path.home() / ".s3lab",
+        awscli_url=_url(env, "S3LAB_AWSCLI_URL"),
+        awscli_key_url=_url(env, "S3LAB_AWSCLI_KEY_URL"),
+        awscli_fingerprints=_list(env, "S3LAB_AWSCLI_FINGERPRINT"),
+        mountpoint_url=_url(env, "S3LAB_MOUNTPOINT_URL"),
+        mountpoint_key_url=_url(env, "S3LAB_MOUNTPOINT_KEY_URL"),
+        mountpoint_fingerprints=_list(env, "S3LAB_MOUNTPOINT_FINGERPRINT"),
+        download_retries=_number(env, "S3LAB_DOWNLOAD_RETRIES", int),  # type: ignore[arg-type]
+        download_backoff=_number(env, "S3LAB_DOWNLOAD_BACKOFF", float),
+        download_timeout=_number(env, "S3LAB_DOWNLOAD_TIMEOUT", float),
+    )
+
+
+def home(env: Mapping[str, str] | None = None) -> Path:
+    """The folder for s3lab's own state (``$S3LAB_HOME``, default ``~/.s3lab``)."""
+    return read(env).home
