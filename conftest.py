@@ -1,7 +1,9 @@
 """Session set-up shared by every test, and the collection of notebooks on each backend.
 
-nbval starts a notebook's kernel before any fixture runs, so the sandboxes are started and their
-variables exported here, in ``pytest_sessionstart``. Each notebook in ``notebooks/`` is collected
+nbval starts a notebook's kernel before any fixture runs, so the session's variables are exported
+in ``pytest_sessionstart``, and the sandboxes are started by a ``pytest_runtest_setup`` hook that
+runs before the first integration test's set-up (and so before any kernel). Unit tests run first
+and start no server. Each notebook in ``notebooks/`` is collected
 once per backend (``notebooks/10_first_bucket.ipynb[moto]``, ``...[server]``); the backend is put
 into the environment just before that notebook's kernel starts.
 """
@@ -25,8 +27,15 @@ NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = ROOT / "tests" / "sanitize.cfg"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker that says a test talks to the sandboxes."""
+    config.addinivalue_line(
+        "markers", "integration: needs the S3 sandboxes (started on first use, after unit tests)"
+    )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start both sandboxes in a private S3LAB_HOME, before any kernel or fixture."""
+    """Give the session a private S3LAB_HOME and private AWS files, before any kernel starts."""
     home = Path(tempfile.mkdtemp(prefix="s3lab-tests-"))
     os.environ["S3LAB_HOME"] = str(home)
     os.environ["S3LAB_TEST_HOME"] = str(home)
@@ -46,16 +55,54 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         os.environ.pop(variable, None)
     # The aws command the notebooks run is the one installed next to this Python.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    if session.config.option.nbval_sanitize_with is None and SANITIZE.exists():
+        session.config.option.nbval_sanitize_with = str(SANITIZE)
+
+
+# Fixtures that reach the sandboxes: a test that asks for one is an integration test.
+SANDBOX_FIXTURES = {"lab", "server", "sandboxes", "site"}
+
+
+def needs_sandboxes(item: pytest.Item) -> bool:
+    """True for notebook cells, tests marked ``integration`` and tests using a sandbox fixture."""
+    if item.get_closest_marker("integration") is not None:
+        return True
+    if isinstance(item.parent, IPyNbFile) or str(item.path).endswith(".ipynb"):
+        return True
+    return bool(SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    """Mark integration tests and run the unit tests first (they need no server: fast)."""
+    for item in items:
+        if needs_sandboxes(item):
+            item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+
+
+_STARTED: list[str] = []
+
+
+def start_sandboxes() -> None:
+    """Start both sandboxes once, on the first integration test (nbval's kernels inherit them)."""
+    if _STARTED:
+        return
+    home = os.environ["S3LAB_TEST_HOME"]
     try:
         for backend in sandbox.SANDBOXES:
             box = sandbox.start(backend)
+            _STARTED.append(backend)
             print(f"\nsandbox {backend}: {box.endpoint_url}", file=sys.stderr)
     except BaseException:
-        # pytest does not call pytest_sessionfinish when this hook fails: stop what started.
         sandbox.stop(home=home)
         raise
-    if session.config.option.nbval_sanitize_with is None and SANITIZE.exists():
-        session.config.option.nbval_sanitize_with = str(SANITIZE)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before an integration test's set-up (and so before a notebook's kernel starts)."""
+    if item.get_closest_marker("integration") is not None:
+        start_sandboxes()
 
 
 _NOTEBOOK_RESULTS: dict[tuple[str, str], list[str]] = {}
