@@ -88,8 +88,8 @@ def _remember_date(ctx: Context, response: Mapping[str, Any]) -> None:
 def _error(exc: BaseException, doing: str = "") -> S3LabError:
     """``exc`` as an S3LabError: from the one table for AWS errors, else named as it is.
 
-    doctor reports every failure as a row rather than a traceback, so an error that is not
-    AWS's (a broken credential_process, say) still becomes a row, with the class's fix.
+    doctor reports every failure as a row rather than a traceback, so even an error from
+    outside botocore, s3transfer and the CRT becomes a row, with ConfigError's fix.
     """
     found = translate(exc, doing)
     if found is not None:
