@@ -7,10 +7,12 @@ S3LabError; they print as one line (what is wrong, then how to fix it) and exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from s3lab import sandbox
@@ -141,14 +143,14 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
 
 
 def _configure(args: argparse.Namespace) -> int:
-    from s3lab import configure
+    from s3lab import awsfiles, configure
 
     if args.verb == "list":
         rows = configure.list_settings(args.list_profile or args.profile)
         print(configure.format_settings(rows))
         return 0
     if args.fix_permissions:
-        changed = configure.fix_permissions()
+        changed = awsfiles.fix_permissions()
         shown = ", ".join(map(str, changed))
         print(f"now private (0600): {shown}" if changed else "already private")
         return 0
@@ -182,7 +184,8 @@ def _configure(args: argparse.Namespace) -> int:
             "output": args.output,
         }
         if all(v is None for v in values.values()) and args.endpoint_url is None:
-            values = configure.prompt_values(profile or "default")
+            ask_secret = getpass.getpass if sys.stdin.isatty() else _ask
+            values = configure.prompt_values(profile or "default", _ask, ask_secret)
         written = configure.configure(
             profile or "default",
             session_token=args.session_token,
@@ -191,13 +194,23 @@ def _configure(args: argparse.Namespace) -> int:
             **values,
         )
     print(written.summary())
-    for path in (configure.credentials_path(), configure.config_path()):
-        if configure.too_open(path):
+    for path in (awsfiles.credentials_path(), awsfiles.config_path()):
+        if awsfiles.too_open(path):
             print(
                 f"warning: others can read {path} -- fix: s3lab configure --fix-permissions",
                 file=sys.stderr,
             )
     return 0
+
+
+def _ask(prompt: str) -> str:
+    """Ask on stderr and read one line of stdin, so piped answers work like typed ones."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print(file=sys.stderr)  # end the prompt's line, so the error is a line of its own
+        raise UsageError("input ended before every question was answered", "answer all four")
+    return line.rstrip("\n")
 
 
 def _add_configure(sub: argparse._SubParsersAction) -> None:
@@ -236,11 +249,12 @@ def _add_configure(sub: argparse._SubParsersAction) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from s3lab import backends, configure
+    from s3lab import backends
+    from s3lab.doctor import doctor
 
     if args.backend:
         backends.use(args.backend, profile=args.profile)
-    report = configure.doctor(args.profile)
+    report = doctor(args.profile)
     print(report.to_json() if args.json else report.table())
     return 0 if report.ok else 1
 
@@ -541,6 +555,7 @@ def _add_bucket(sub: argparse._SubParsersAction) -> None:
 
 def _install(args: argparse.Namespace) -> int:
     from s3lab import install
+    from s3lab.download import Progress
 
     install.install(
         args.tool,
@@ -550,8 +565,34 @@ def _install(args: argparse.Namespace) -> int:
         arch=args.arch,
         install_dir=args.install_dir,
         bin_dir=args.bin_dir,
+        progress=Progress(say=_say, warn=_warn, meter=_byte_bar),
     )
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # flushed: a child's output and the bar on stderr interleave
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _byte_bar(name: str, total: int | None, initial: int) -> Iterator[Callable[[int], None]]:
+    """A download's bytes as a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        desc=f"  {name[:40]}",
+        file=sys.stderr,
+        mininterval=0.5,
+    ) as bar:
+        yield bar.update
 
 
 def _add_install(sub: argparse._SubParsersAction) -> None:

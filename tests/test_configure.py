@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import boto3
 import pytest
 
-from s3lab import configure, sandbox
-from tests.conftest import assert_one_line_error, run_cli
+from s3lab import awsfiles, regions, sandbox
+from s3lab.errors import UsageError
+from tests.conftest import assert_one_line_error, cli, run_cli
 
 KEY = sandbox.FAKE_ACCESS_KEY_ID
 SECRET = sandbox.FAKE_SECRET_ACCESS_KEY
@@ -46,7 +49,7 @@ aws_session_token = an-old-session-token
 
 @pytest.fixture
 def aws_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """Private AWS files for one test; run_cli's children inherit them through os.environ."""
+    """Private AWS files for one test, in os.environ: cli() and run_cli's children see them."""
     config, credentials = tmp_path / "aws" / "config", tmp_path / "aws" / "credentials"
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
@@ -59,6 +62,16 @@ def aws_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     ):
         monkeypatch.delenv(variable, raising=False)
     return config, credentials
+
+
+def cli_in(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``s3lab ARGS`` in this process, with ``stdin`` piped in (not a terminal)."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        return cli(*args)
+    finally:
+        sys.stdin = saved
 
 
 def existing(aws_files: tuple[Path, Path]) -> tuple[Path, Path]:
@@ -99,38 +112,38 @@ TYPOS = {
 
 @pytest.mark.parametrize(("typo", "meant"), TYPOS.items())
 def test_region_typo_is_refused_with_the_right_suggestion(typo: str, meant: str) -> None:
-    verdict = configure.check_region(typo)
+    verdict = regions.check_region(typo)
     assert not verdict.ok
     assert verdict.suggestions[0] == meant
-    with pytest.raises(configure.UsageError, match=f"did you mean {meant}\\?"):
-        configure.require_region(typo)
+    with pytest.raises(UsageError, match=f"did you mean {meant}\\?"):
+        regions.require_region(typo)
 
 
 @pytest.mark.parametrize("region", ["us-west-2", "us-east-1", "eu-central-1", "us-gov-west-1"])
 def test_known_regions_pass_without_a_note(region: str) -> None:
-    assert configure.check_region(region) == configure.RegionCheck(region, True)
+    assert regions.check_region(region) == regions.RegionCheck(region, True)
 
 
 def test_known_regions_come_from_botocore_without_pseudo_regions() -> None:
-    regions = configure.region_data().regions
-    assert "us-west-2" in regions and "af-south-1" in regions
-    assert not [r for r in regions if r.endswith("-global")]
+    known = regions.region_data().regions
+    assert "us-west-2" in known and "af-south-1" in known
+    assert not [r for r in known if r.endswith("-global")]
 
 
 @pytest.mark.parametrize("region", ["ap-southeast-9", "eu-south-3", "us-west-7"])
 def test_a_region_newer_than_botocore_is_accepted_with_a_note(region: str) -> None:
-    verdict = configure.check_region(region)
+    verdict = regions.check_region(region)
     assert verdict.ok and "not in this botocore" in verdict.note
 
 
 def test_the_cli_refuses_a_region_typo_in_one_line(aws_files: tuple[Path, Path]) -> None:
-    result = run_cli("configure", "--region", "uswest-2")
+    result = cli("configure", "--region", "uswest-2")
     assert_one_line_error(result, "'uswest-2' is not an AWS region", "did you mean us-west-2?")
     assert not aws_files[0].exists()
 
 
 def test_the_cli_accepts_a_newer_region_and_says_so(aws_files: tuple[Path, Path]) -> None:
-    result = run_cli("configure", "--region", "ap-southeast-9")
+    result = cli("configure", "--region", "ap-southeast-9")
     assert result.returncode == 0, result.stderr
     assert "not in this botocore" in result.stdout
     assert "region = ap-southeast-9" in aws_files[0].read_text()
@@ -141,7 +154,7 @@ def test_the_cli_accepts_a_newer_region_and_says_so(aws_files: tuple[Path, Path]
 
 def test_files_are_written_like_aws_configure(aws_files: tuple[Path, Path]) -> None:
     config, credentials = aws_files
-    result = run_cli(
+    result = run_cli(  # end to end: the real command, the secret piped to it
         "configure",
         "--profile",
         "lab",
@@ -163,26 +176,27 @@ def test_files_are_written_like_aws_configure(aws_files: tuple[Path, Path]) -> N
     assert mode(config) == mode(credentials) == 0o600
     assert mode(config.parent) == 0o700
     # The default profile is [default] in both files, never [profile default].
-    run_cli("configure", "--region", "eu-west-1")
+    cli("configure", "--region", "eu-west-1")
     assert config.read_text().endswith("\n[default]\nregion = eu-west-1\n")
 
 
 def test_secret_is_never_printed(aws_files: tuple[Path, Path]) -> None:
-    result = run_cli(
+    result = cli(
         "configure", "--access-key-id", KEY, "--secret-access-key", SECRET, "--region", "us-east-1"
     )
     assert result.returncode == 0, result.stderr
     assert SECRET not in result.stdout + result.stderr
     assert "****************MPLE" in result.stdout
     assert "shell history" in result.stderr  # a secret on the command line is warned about
-    listed = run_cli("configure", "list")
+    listed = cli("configure", "list")
     assert SECRET not in listed.stdout and KEY not in listed.stdout
     assert "****************EKEY" in listed.stdout
 
 
 def test_other_profiles_and_comments_are_kept_byte_for_byte(aws_files: tuple[Path, Path]) -> None:
     config, credentials = existing(aws_files)
-    result = run_cli(
+    result = cli_in(
+        "new/class/secret/not/a/real/key/00000000\n",
         "configure",
         "--profile",
         "class",
@@ -192,7 +206,6 @@ def test_other_profiles_and_comments_are_kept_byte_for_byte(aws_files: tuple[Pat
         "-",
         "--region",
         "us-west-2",
-        input="new/class/secret/not/a/real/key/00000000\n",
     )
     assert result.returncode == 0, result.stderr
     new_config = config.read_text()
@@ -212,20 +225,20 @@ def test_other_profiles_and_comments_are_kept_byte_for_byte(aws_files: tuple[Pat
         "aws_secret_access_key = new/class/secret/not/a/real/key/00000000\n"
     )
     # botocore reads what was written, and the untouched profiles are as they were.
-    profiles = configure.read_profiles(config, config=True)
+    profiles = awsfiles.read_profiles(config, config=True)
     assert profiles["class"] == {"region": "us-west-2", "s3": {"max_concurrent_requests": "20"}}
     assert profiles["other"] == {"region": "ap-south-1"}
 
 
 def test_set_values_merges_a_nested_block_and_removes_keys() -> None:
     text = "[profile k]\ns3 =\n    max_concurrent_requests = 20\nregion = x\n"
-    changed = configure.set_values(
+    changed = awsfiles.set_values(
         text, "profile k", {"s3": {"addressing_style": "path"}, "region": None}
     )
     assert changed == (
         "[profile k]\ns3 =\n    max_concurrent_requests = 20\n    addressing_style = path\n"
     )
-    assert configure.set_values("", "profile k", {"region": None}) == ""
+    assert awsfiles.set_values("", "profile k", {"region": None}) == ""
 
 
 BAD_INPUTS = [
@@ -248,7 +261,7 @@ def test_bad_input_is_one_line_and_leaves_the_files_untouched(
 ) -> None:
     config, credentials = existing(aws_files)
     before = (config.read_bytes(), credentials.read_bytes())
-    result = run_cli("configure", *args, input="")
+    result = cli_in("", "configure", *args)
     assert_one_line_error(result, words)
     assert (config.read_bytes(), credentials.read_bytes()) == before
     assert sorted(p.name for p in config.parent.iterdir()) == ["config", "credentials"]
@@ -259,7 +272,7 @@ def test_a_broken_file_is_reported_not_overwritten(aws_files: tuple[Path, Path])
     config.parent.mkdir()
     config.write_text("region = us-west-2\n[profile x\n")
     before = config.read_bytes()
-    result = run_cli("configure", "--region", "us-west-2")
+    result = cli("configure", "--region", "us-west-2")
     assert_one_line_error(result, "not a valid AWS ini file")
     assert config.read_bytes() == before
 
@@ -267,16 +280,16 @@ def test_a_broken_file_is_reported_not_overwritten(aws_files: tuple[Path, Path])
 def test_interactive_answers_from_a_pipe(aws_files: tuple[Path, Path]) -> None:
     config, credentials = aws_files
     answers = f"{KEY}\n{SECRET}\nus-west-2\njson\n"
-    result = run_cli("configure", "--profile", "asked", input=answers)
+    result = run_cli("configure", "--profile", "asked", input=answers)  # end to end
     assert result.returncode == 0, result.stderr
     assert "AWS Secret Access Key [None]: " in result.stderr
     assert SECRET not in result.stdout + result.stderr
-    assert configure.read_profiles(credentials, config=False)["asked"]["aws_access_key_id"] == KEY
+    assert awsfiles.read_profiles(credentials, config=False)["asked"]["aws_access_key_id"] == KEY
     # Enter keeps what is there, as with aws configure; the prompt shows it masked.
-    again = run_cli("configure", "--profile", "asked", input="\n\neu-west-1\n\n")
+    again = cli_in("\n\neu-west-1\n\n", "configure", "--profile", "asked")
     assert again.returncode == 0, again.stderr
     assert "[****************MPLE]" in again.stderr
-    assert configure.read_profiles(config, config=True)["asked"] == {
+    assert awsfiles.read_profiles(config, config=True)["asked"] == {
         "region": "eu-west-1",
         "output": "json",
     }
@@ -294,10 +307,10 @@ def test_keys_inside_a_git_work_tree_are_refused(
     inside = repo / "secrets" / "credentials"
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(inside))
     args = ["configure", "--access-key-id", KEY, "--secret-access-key", "-"]
-    result = run_cli(*args, input=SECRET)
+    result = cli_in(SECRET, *args)
     assert_one_line_error(result, "git work tree", str(repo), "--force")
     assert not inside.exists() and not (repo / "secrets").exists()
-    forced = run_cli(*args, "--force", input=SECRET)
+    forced = cli_in(SECRET, *args, "--force")
     assert forced.returncode == 0, forced.stderr
     assert mode(inside) == 0o600
 
@@ -312,23 +325,23 @@ def test_git_work_tree_is_found_by_git_itself(
     (tree / ".git").unlink()  # leaves only git's own knowledge, via GIT_DIR/GIT_WORK_TREE
     monkeypatch.setenv("GIT_DIR", str(gitdir))
     monkeypatch.setenv("GIT_WORK_TREE", str(tree))
-    assert configure.git_work_tree(tree / "credentials") == tree
+    assert awsfiles.git_work_tree(tree / "credentials") == tree
     monkeypatch.delenv("GIT_DIR")
     monkeypatch.delenv("GIT_WORK_TREE")
-    assert configure.git_work_tree(tree / "credentials") is None
+    assert awsfiles.git_work_tree(tree / "credentials") is None
 
 
 def test_open_permissions_are_warned_and_fixed(aws_files: tuple[Path, Path]) -> None:
     _config, credentials = existing(aws_files)
     credentials.chmod(0o644)
-    result = run_cli("configure", "--region", "us-west-2")  # touches only config
+    result = cli("configure", "--region", "us-west-2")  # touches only config
     assert result.returncode == 0, result.stderr
     assert f"warning: others can read {credentials}" in result.stderr
     assert "--fix-permissions" in result.stderr
-    fixed = run_cli("configure", "--fix-permissions")
+    fixed = cli("configure", "--fix-permissions")
     assert fixed.returncode == 0 and str(credentials) in fixed.stdout
     assert mode(credentials) == 0o600
-    assert run_cli("configure", "--fix-permissions").stdout.strip() == "already private"
+    assert cli("configure", "--fix-permissions").stdout.strip() == "already private"
 
 
 # --- read back by the real aws command and by boto3 ---------------------------------------------
@@ -338,7 +351,7 @@ def test_the_real_aws_command_and_boto3_read_the_sandbox_profile(
     lab: object, aws_files: tuple[Path, Path]
 ) -> None:
     backend = lab.name  # type: ignore[attr-defined]
-    result = run_cli("configure", "--sandbox", "--backend", backend)
+    result = cli("configure", "--sandbox", "--backend", backend)
     assert result.returncode == 0, result.stderr
     client = lab.client()  # type: ignore[attr-defined]
     bucket = f"cfg-{backend}-{os.getpid()}"
@@ -370,7 +383,7 @@ def test_the_real_aws_command_and_boto3_read_the_sandbox_profile(
 
 def test_configure_list_matches_aws_configure_list(aws_files: tuple[Path, Path]) -> None:
     existing(aws_files)
-    ours = run_cli("configure", "list", "--profile", "class")
+    ours = cli("configure", "list", "--profile", "class")
     theirs = subprocess.run(
         ["aws", "configure", "list", "--profile", "class"],
         capture_output=True,
@@ -392,17 +405,17 @@ def test_kopah_profile_is_read_by_boto3_with_path_style_and_checksums(
     aws_files: tuple[Path, Path],
 ) -> None:
     config, _ = existing(aws_files)
-    result = run_cli(
+    result = cli_in(
+        "kopah/secret/not/a/real/key/000000000000\n",
         "configure",
         "--kopah",
         "--access-key-id",
         "KOPAHKEYID0000000001",
         "--secret-access-key",
         "-",
-        input="kopah/secret/not/a/real/key/000000000000\n",
     )
     assert result.returncode == 0, result.stderr
-    profile = configure.read_profiles(config, config=True)["kopah"]
+    profile = awsfiles.read_profiles(config, config=True)["kopah"]
     assert profile == {
         "endpoint_url": "https://s3.kopah.uw.edu",
         "s3": {"addressing_style": "path"},
@@ -418,7 +431,7 @@ def test_kopah_profile_is_read_by_boto3_with_path_style_and_checksums(
 
 
 def test_doctor_json_is_the_same_data_as_the_table(aws_files: tuple[Path, Path]) -> None:
-    result = run_cli("doctor", "--profile", "missing", "--json")
+    result = cli("doctor", "--profile", "missing", "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False
@@ -428,5 +441,5 @@ def test_doctor_json_is_the_same_data_as_the_table(aws_files: tuple[Path, Path])
 
 def test_help_teaches_with_examples() -> None:
     for job in ("configure", "doctor"):
-        result = run_cli(job, "--help")
+        result = cli(job, "--help")
         assert result.returncode == 0 and "example" in result.stdout

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from s3lab import install
+from s3lab import download, install, install_tools, machine
+from s3lab.download import Progress
 from s3lab.errors import InstallError, UsageError
-from tests.conftest import ROOT, assert_one_line_error, run_cli
+from s3lab.install_plan import InstallSettings
+from s3lab.machine import System
+from tests.conftest import ROOT, assert_one_line_error, cli, run_cli
 from tests.standins.install_artifacts import (
     Signer,
     StandinServer,
@@ -69,8 +72,8 @@ def publish_awscli(
     return data
 
 
-def settings_for(server: StandinServer, signer: Signer) -> install.Settings:
-    return install.Settings(
+def settings_for(server: StandinServer, signer: Signer) -> InstallSettings:
+    return InstallSettings(
         awscli_url=f"{server.url}/awscli",
         awscli_key_url=f"{server.url}{KEY}",
         awscli_fingerprints=(signer.fingerprint,),
@@ -93,11 +96,25 @@ def env_for(server: StandinServer, signer: Signer, tmp: Path) -> dict[str, str]:
     }
 
 
+def cli_in_tmp(tmp: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``s3lab ARGS`` in this process, its temporary folders inside ``tmp`` (as TMPDIR would).
+
+    Python reads TMPDIR once per process, so the in-process run sets tempfile's folder itself.
+    """
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(tmp)
+    try:
+        return cli(*args, env=env)
+    finally:
+        tempfile.tempdir = saved
+
+
 def run_install_command(
     server: StandinServer, signer: Signer, tmp: Path
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `s3lab install awscli` against the stand-in, its folders inside ``tmp``."""
-    return run_cli(
+    """`s3lab install awscli` against the stand-in, its folders inside ``tmp``."""
+    return cli_in_tmp(
+        tmp,
         "install",
         "awscli",
         "--install-dir",
@@ -114,11 +131,11 @@ def aws_version(exe: Path) -> str:
     ).stdout
 
 
-def root_system(home: Path) -> install.System:
-    return install.System("linux", "x86_64", root=True, home=home, package_manager="apt")
+def root_system(home: Path) -> System:
+    return System("linux", "x86_64", root=True, home=home, package_manager="apt")
 
 
-def install_as_root(settings: install.Settings, tmp_path: Path) -> install.Result:
+def install_as_root(settings: InstallSettings, tmp_path: Path) -> install.Result:
     """Install the stand-in AWS CLI as root, every folder inside ``tmp_path``."""
     return install.install(
         "awscli",
@@ -141,7 +158,7 @@ def test_dry_run_prints_the_real_aws_urls_and_fingerprint(order: str) -> None:
         else ["install", "awscli", "--dry-run"]
     )
     clean = {k: "" for k in os.environ if k.startswith(("S3LAB_AWSCLI", "S3LAB_MOUNTPOINT"))}
-    result = run_cli(*args, env=clean)
+    result = cli(*args, env=clean)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip" in out
@@ -153,47 +170,50 @@ def test_dry_run_prints_the_real_aws_urls_and_fingerprint(order: str) -> None:
 
 
 def test_dry_run_for_aarch64_names_the_aarch64_zip() -> None:
-    result = run_cli("install", "awscli", "--dry-run", "--arch", "arm64")
+    result = cli("install", "awscli", "--dry-run", "--arch", "arm64")
     assert result.returncode == 0, result.stderr
     assert "https://awscli.amazonaws.com/awscli-exe-linux-aarch64.zip" in result.stdout
 
 
 def test_non_root_plan_uses_home_folders_and_no_sudo(tmp_path: Path) -> None:
-    system = install.System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
-    text = install.plan("awscli", system=system, settings=install.Settings()).render()
+    system = System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
+    text = install.plan("awscli", system=system, settings=InstallSettings()).render()
     assert "aws/install --install-dir ~/.local/aws-cli --bin-dir ~/.local/bin" in text
     assert "sudo " not in text.replace("no sudo", "")
-    assert install.awscli_dirs(system) == (tmp_path / ".local/aws-cli", tmp_path / ".local/bin")
-    assert install.awscli_dirs(root_system(tmp_path)) == (
+    assert install_tools.awscli_dirs(system) == (
+        tmp_path / ".local/aws-cli",
+        tmp_path / ".local/bin",
+    )
+    assert install_tools.awscli_dirs(root_system(tmp_path)) == (
         Path("/usr/local/aws-cli"),
         Path("/usr/local/bin"),
     )
 
 
 def test_a_changed_fingerprint_is_shown_in_the_plan(tmp_path: Path) -> None:
-    settings = install.Settings(awscli_fingerprints=("AAAA" * 10,))
+    settings = InstallSettings(awscli_fingerprints=("AAAA" * 10,))
     text = install.plan("awscli", system=root_system(tmp_path), settings=settings).render()
     assert "CHANGED by S3LAB_AWSCLI_FINGERPRINT" in text
 
 
 def test_unknown_architecture_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    result = run_cli("install", "awscli", "--arch", "riscv64")
+    result = cli("install", "awscli", "--arch", "riscv64")
     assert_one_line_error(result, "riscv64", "x86_64 and aarch64")
-    monkeypatch.setattr(install.platform, "machine", lambda: "ppc64le")
+    monkeypatch.setattr(machine.platform, "machine", lambda: "ppc64le")
     with pytest.raises(UsageError, match="ppc64le"):
-        install.detect()
+        machine.detect()
 
 
 def test_aws_version_parsing_reads_only_the_leading_version() -> None:
-    assert install.parse_aws_version(
+    assert machine.parse_aws_version(
         "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64.ubuntu.24"
     ) == ("2.15.30", 2)
-    assert install.parse_aws_version(
+    assert machine.parse_aws_version(
         "aws-cli/1.18.69 Python/2.7.18 Linux/5.4 botocore/1.16.19"
     ) == ("1.18.69", 1)
-    assert install.parse_aws_version("aws-cli/2.0.0dev0 Python/3.8") == ("2.0.0", 2)
-    assert install.parse_aws_version("aws-cli/2.x") is None
-    assert install.parse_aws_version("command not found") is None
+    assert machine.parse_aws_version("aws-cli/2.0.0dev0 Python/3.8") == ("2.0.0", 2)
+    assert machine.parse_aws_version("aws-cli/2.x") is None
+    assert machine.parse_aws_version("command not found") is None
 
 
 # --- the AWS CLI from stand-ins -----------------------------------------------------------------
@@ -206,7 +226,7 @@ def test_fresh_install_as_root_then_second_run_downloads_nothing(
     env = env_for(standin, signer, tmp_path)
     target = ["--install-dir", str(tmp_path / "aws-cli"), "--bin-dir", str(tmp_path / "bin")]
 
-    first = run_cli("install", "awscli", *target, env=env)
+    first = run_cli("install", "awscli", *target, env=env)  # end to end: the real command
     assert first.returncode == 0, first.stderr
     assert ("root: system folders" if os.geteuid() == 0 else "not root") in first.stdout
     assert "installed: awscli 2.0.1" in first.stdout
@@ -216,7 +236,7 @@ def test_fresh_install_as_root_then_second_run_downloads_nothing(
     assert list(tmp_path.glob("s3lab-install-*")) == []  # the work folder is gone
 
     asked = len(standin.requests)
-    again = run_cli("install", "awscli", *target, env=env)
+    again = cli("install", "awscli", *target, env=env)
     assert again.returncode == 0, again.stderr
     assert "already installed, version 2.0.1" in again.stdout
     assert len(standin.requests) == asked  # nothing downloaded
@@ -316,7 +336,7 @@ def test_fresh_install_as_a_user_without_root_or_sudo(
 
 
 def test_update_replaces_an_existing_install(
-    standin: StandinServer, signer: Signer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    standin: StandinServer, signer: Signer, tmp_path: Path
 ) -> None:
     settings = settings_for(standin, signer)
     dirs = {"install_dir": tmp_path / "aws-cli", "bin_dir": tmp_path / "bin"}
@@ -324,11 +344,17 @@ def test_update_replaces_an_existing_install(
     install.install("awscli", settings=settings, system=root_system(tmp_path), **dirs)
 
     publish_awscli(standin, signer, "2.0.2")
+    said: list[str] = []
     result = install.install(
-        "awscli", update=True, settings=settings, system=root_system(tmp_path), **dirs
+        "awscli",
+        update=True,
+        settings=settings,
+        system=root_system(tmp_path),
+        progress=Progress(say=said.append),
+        **dirs,
     )
     assert (result.status, result.version) == ("updated", "2.0.2")
-    assert "updated: awscli 2.0.1 -> 2.0.2" in capsys.readouterr().out
+    assert "updated: awscli 2.0.1 -> 2.0.2" in said
     assert result.plan is not None and "--update" in result.plan.steps[3].text
     assert aws_version(tmp_path / "bin/aws").startswith("aws-cli/2.0.2 ")
     assert (tmp_path / "aws-cli/v2/current").readlink().name == "2.0.2"
@@ -338,7 +364,8 @@ def test_a_signature_by_another_key_is_refused_and_cleaned_up(
     standin: StandinServer, signer: Signer, stranger: Signer, tmp_path: Path
 ) -> None:
     publish_awscli(standin, signer, signed_by=stranger)
-    result = run_cli(
+    result = cli_in_tmp(
+        tmp_path,
         "install",
         "awscli",
         "--install-dir",
@@ -426,9 +453,7 @@ def test_server_errors_are_retried(standin: StandinServer, signer: Signer, tmp_p
     assert "installed: awscli 2.0.1" in result.stdout
 
 
-def test_an_expired_copy_of_the_pinned_key_still_verifies(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_expired_copy_of_the_pinned_key_still_verifies(tmp_path: Path) -> None:
     """AWS extends its key's expiry date; a stale copy must not block a good signature."""
     old = Signer("expired", made_in_2020_for_a_day=True)
     try:
@@ -436,11 +461,16 @@ def test_an_expired_copy_of_the_pinned_key_still_verifies(
         data.write_bytes(b"signed in 2020")
         (tmp_path / "file.sig").write_bytes(old.sign(data.read_bytes()))
         (tmp_path / "key.asc").write_bytes(old.public_key)
-        signer = install.verify_signature(
-            data, tmp_path / "file.sig", tmp_path / "key.asc", [old.fingerprint]
+        said: list[str] = []
+        signer = download.verify_signature(
+            data,
+            tmp_path / "file.sig",
+            tmp_path / "key.asc",
+            [old.fingerprint],
+            Progress(say=said.append),
         )
         assert signer == old.fingerprint
-        assert "has expired; the signature itself is good" in capsys.readouterr().out
+        assert "  note: this copy of the key has expired; the signature itself is good" in said
     finally:
         old.close()
 
@@ -451,7 +481,7 @@ def test_an_expired_copy_of_the_pinned_key_still_verifies(
 def test_extract_keeps_executable_bits_without_unzip(tmp_path: Path) -> None:
     archive = tmp_path / "a.zip"
     archive.write_bytes(awscli_zip("2.0.1"))
-    out = install.extract_zip(archive, tmp_path / "out")
+    out = download.extract_zip(archive, tmp_path / "out")
     assert os.access(out / "aws/install", os.X_OK)
     assert os.access(out / "aws/dist/aws", os.X_OK)
     assert not os.access(out / "aws/README.md", os.X_OK)
@@ -462,24 +492,28 @@ def test_dearmor_gives_what_gpg_dearmor_gives(signer: Signer) -> None:
     expected = subprocess.run(
         ["gpg", "--dearmor"], input=signer.public_key, capture_output=True, check=True
     )
-    assert install.dearmor(signer.public_key) == expected.stdout
-    assert install.dearmor(expected.stdout) == expected.stdout  # binary passes through
+    assert download.dearmor(signer.public_key) == expected.stdout
+    assert download.dearmor(expected.stdout) == expected.stdout  # binary passes through
 
 
 def test_settings_come_from_the_environment() -> None:
-    settings = install.Settings.from_env(
+    settings = InstallSettings.from_env(
         {"S3LAB_AWSCLI_URL": "http://127.0.0.1:1/x/", "S3LAB_MOUNTPOINT_FINGERPRINT": "ab cd, ef"}
     )
     assert settings.awscli_url == "http://127.0.0.1:1/x"
     assert settings.mountpoint_fingerprints == ("ABCD", "EF")
-    assert install.Settings.from_env({}) == install.Settings()
+    assert InstallSettings.from_env({}) == InstallSettings()
+    patient = InstallSettings.from_env({"S3LAB_DOWNLOAD_RETRIES": "0"})
+    assert patient.retries == 0  # zero means "do not retry", not "unset"
+    with pytest.raises(UsageError, match="S3LAB_DOWNLOAD_TIMEOUT"):
+        InstallSettings.from_env({"S3LAB_DOWNLOAD_TIMEOUT": "soon"})
 
 
 # --- Mountpoint ---------------------------------------------------------------------------------
 
 
 def test_mountpoint_plans_name_the_right_package() -> None:
-    real = install.Settings()
+    real = InstallSettings()
     deb = install.plan("mountpoint", settings=real, system=root_system(Path("/root"))).render()
     assert "https://s3.amazonaws.com/mountpoint-s3-release/latest/x86_64/mount-s3.deb" in deb
     assert "https://s3.amazonaws.com/mountpoint-s3-release/latest/x86_64/mount-s3.deb.asc" in deb
@@ -487,22 +521,18 @@ def test_mountpoint_plans_name_the_right_package() -> None:
     assert "8AEF E705 EBE3 29C0 948C 75A6 6F1C 3B3A EF4B 030B" in deb
     assert "673F E406 1506 BB46 9A0E F857 BE39 7A52 B086 DA5A" in deb
     assert "apt-get install -y ./mount-s3.deb" in deb
-    arm = install.System(
-        "linux", "aarch64", root=False, home=Path("/home/x"), package_manager="dnf"
-    )
+    arm = System("linux", "aarch64", root=False, home=Path("/home/x"), package_manager="dnf")
     rpm = install.plan("mountpoint", settings=real, system=arm).render()
     assert "/latest/arm64/mount-s3.rpm" in rpm
     assert "sudo dnf install -y ./mount-s3.rpm" in rpm
 
 
 def test_mountpoint_where_it_cannot_run_offers_the_alternatives(tmp_path: Path) -> None:
-    mac = install.System("darwin", "aarch64", root=False, home=tmp_path, package_manager=None)
+    mac = System("darwin", "aarch64", root=False, home=tmp_path, package_manager=None)
     with pytest.raises(InstallError) as caught:
         install.plan("mountpoint", system=mac)
     assert "Linux only" in caught.value.message and "s3lab install rclone" in caught.value.hint
-    no_fuse = install.System(
-        "linux", "x86_64", True, tmp_path, "apt", fuse_device=tmp_path / "fuse"
-    )
+    no_fuse = System("linux", "x86_64", True, tmp_path, "apt", fuse_device=tmp_path / "fuse")
     with pytest.raises(InstallError) as caught:
         install.plan("mountpoint", system=no_fuse)
     assert "no FUSE mount" in caught.value.message and "s3lab install s3fs" in caught.value.hint
@@ -511,8 +541,8 @@ def test_mountpoint_where_it_cannot_run_offers_the_alternatives(tmp_path: Path) 
 def test_mountpoint_needs_root_and_downloads_nothing_without_it(
     standin: StandinServer, signer: Signer, tmp_path: Path
 ) -> None:
-    user = install.System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
-    if install.probe_mount_s3():
+    user = System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
+    if machine.probe_mount_s3():
         pytest.skip(
             "mount-s3 is installed on this machine, so the plan stops at 'already installed'"
         )
@@ -541,7 +571,7 @@ def test_mountpoint_deb_is_installed_by_apt_and_removed(
     standin.files["/mountpoint/latest/x86_64/mount-s3.deb.asc"] = signer.sign(data)
     standin.files["/mountpoint/public_keys/KEYS"] = signer.public_key
     settings = settings_for(standin, signer)
-    system = install.detect("x86_64")
+    system = machine.detect("x86_64")
     try:
         result = install.install("mountpoint", settings=settings, system=system)
         assert (result.status, result.version) == ("installed", "1.19.0")
@@ -562,28 +592,28 @@ def test_mountpoint_deb_is_installed_by_apt_and_removed(
 def test_system_packages_already_installed_are_left_alone(tool: str, package: str) -> None:
     if not shutil.which("dpkg-query") or not dpkg_has(package):
         pytest.skip(f"{package} is not installed here (bash tasks.sh setup installs it)")
-    result = run_cli("install", tool)
+    result = cli("install", tool)
     assert result.returncode == 0, result.stderr
     assert "already installed, version" in result.stdout and f"(package {package})" in result.stdout
 
 
 def test_pip_installs_are_left_alone_when_present() -> None:
     for tool, extra in (("rclone", []), ("awscli", ["--method", "pip"])):
-        result = run_cli("install", tool, *extra)
+        result = cli("install", tool, *extra)
         assert result.returncode == 0, result.stderr
         assert "already installed, version" in result.stdout
 
 
 def test_system_method_without_root_says_the_sudo_command(tmp_path: Path) -> None:
-    user = install.System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
+    user = System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
     plan = install.plan("awscli", method="system", system=user)
     if plan.done:
         pytest.skip("Debian's awscli package is installed here")
     assert "sudo apt-get install -y awscli" in plan.render()
     with pytest.raises(InstallError, match="needs root"):
-        plan.steps[0].run(tmp_path)
+        plan.steps[0].run(tmp_path, Progress())
 
 
 def test_bad_tool_or_method_is_one_line() -> None:
-    assert_one_line_error(run_cli("install", "awscli", "--method", "brew"), "brew")
-    assert_one_line_error(run_cli("install", "terraform"), "terraform")
+    assert_one_line_error(cli("install", "awscli", "--method", "brew"), "brew")
+    assert_one_line_error(cli("install", "terraform"), "terraform")
