@@ -358,12 +358,7 @@ def _wait_until_up(target: str, proc: subprocess.Popen[bytes], log: str, timeout
                 f"read the whole output in {log}",
             )
         time.sleep(0.1)
-    proc.terminate()  # our own child, not yet reaped: its pid cannot belong to anyone else
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    processes.stop_child(proc, grace=5.0)
     if target in fuse_mounts():
         _clean_stale(target)
     raise MountError(
@@ -420,7 +415,7 @@ def mount(
         _CHILDREN[proc.pid] = proc
         _wait_until_up(target, proc, log, timeout)
         # Identified once the mount answers: a wrapper (the tests' stand-in) has exec'd by now.
-        identity = processes.identify(proc.pid) or processes.Identity(proc.pid)
+        identity = processes.settled(proc)
     finally:
         if plan.secret_dir:
             shutil.rmtree(plan.secret_dir, ignore_errors=True)

@@ -99,7 +99,7 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` detached in its own session (it outlives the caller), output to ``output``.
 
-    Take its :func:`identify` once it has settled (a wrapper may ``exec`` the real program).
+    Take its identity with :func:`settled` once it answers.
     """
     return subprocess.Popen(
         list(argv),
@@ -110,6 +110,26 @@ def spawn(
         cwd=cwd,
         start_new_session=True,
     )
+
+
+def settled(proc: subprocess.Popen[bytes]) -> Identity:
+    """The identity of a child started by :func:`spawn`, once it has settled.
+
+    Right after the start, ``/proc/PID/cmdline`` may still be empty (or a wrapper's, before it
+    ``exec``s the real program): call this once the program answers, not before.
+    """
+    return identify(proc.pid) or Identity(proc.pid)
+
+
+def stop_child(proc: subprocess.Popen[bytes], *, grace: float = 3.0, group: bool = False) -> None:
+    """Stop a child this process started and has not reaped: its pid cannot be anyone else's."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig) if group else os.kill(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace if sig == signal.SIGTERM else 5.0)
 
 
 @dataclass

@@ -386,7 +386,6 @@ def start(
             out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
             out.flush()
             process = processes.spawn(command, output=out, cwd=directory)
-        identity = processes.identify(process.pid) or processes.Identity(process.pid)
         sandbox = Sandbox(
             backend=backend,
             pid=process.pid,
@@ -398,8 +397,6 @@ def start(
                 (f"http://{HOST}:{arg.split('=')[1]}" for arg in command if "-master.port=" in arg),
                 "",
             ),
-            start_ticks=identity.start_ticks,
-            cmdline=list(identity.cmdline),
         )
         _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
         deadline = time.monotonic() + timeout
@@ -414,9 +411,15 @@ def start(
                 )
             reason = _answers(sandbox.endpoint_url, timeout=1.0) or _storage_ready(sandbox)
             if not reason:
+                # Identified now that it answers (its command line is settled): from here on
+                # it is signalled only while pid, start time and command line all match.
+                identity = processes.settled(process)
+                sandbox.start_ticks, sandbox.cmdline = identity.start_ticks, list(identity.cmdline)
+                _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
                 return sandbox
             time.sleep(0.25)
-        _stop_locked(backend, home)
+        processes.stop_child(process, group=True)
+        _state_file(backend, home).unlink(missing_ok=True)
         raise SandboxError(
             f"the {backend} server did not answer within {timeout:.0f} s ({reason})",
             f"read {log}; a slow machine may need a longer --timeout",
