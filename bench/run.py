@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from s3lab import buckets, sandbox  # noqa: E402
+from s3lab import buckets, names, sandbox, transfer  # noqa: E402
 
 
 def command_env(box: sandbox.Sandbox) -> dict[str, str]:
@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, list[float]]] = {"remove": {}, "upload": {}}
 
         def filled() -> str:
-            name = buckets.make_bucket(client, buckets.unique_name("bench"))
-            fill = timed(buckets.put, client, fill_folder, f"s3://{name}/k/", quiet=True)
+            name = buckets.make_bucket(client, names.unique_name("bench"))
+            fill = timed(transfer.put, client, fill_folder, f"s3://{name}/k/", quiet=True)
             print(f"  filled {name} with {objects} objects in {fill:.1f} s", file=sys.stderr)
             time.sleep(1)  # let the server settle, the same for every contender
             return name
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for round_ in range(args.repeat):
             print(f"round {round_ + 1}: upload {files} x 4 KiB", file=sys.stderr)
-            target = buckets.make_bucket(client, buckets.unique_name("bench-up"))
+            target = buckets.make_bucket(client, names.unique_name("bench-up"))
             # SeaweedFS allocates storage for a bucket at its first write (seconds): do that
             # before the clock runs, or whoever goes first pays for it.
             client.put_object(Bucket=target, Key="warm-up", Body=b"x")
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             record(
                 "upload", "bare boto3", timed(bare_upload, bare, upload_folder, target, bare_prefix)
             )
-            seconds = timed(buckets.put, client, upload_folder, up["fn"], quiet=True)
+            seconds = timed(transfer.put, client, upload_folder, up["fn"], quiet=True)
             record("upload", "s3lab (in-process)", seconds)
             for who, url in up.items():
                 count = buckets.usage(client, target, buckets.split_url(url)[1]).objects

@@ -4,22 +4,12 @@ The few functions a notebook calls are re-exported here, grouped by the module t
 """
 
 from s3lab.backends import Backend, backend_name, resolve, use
-from s3lab.buckets import (
-    bucket_cost,
-    cleanup,
-    client_for,
-    get,
-    make_bucket,
-    put,
-    remove_bucket,
-    seed_arithmetic,
-    sync,
-    unique_name,
-    usage,
-    validate,
-)
+from s3lab.buckets import cleanup, client_for, make_bucket, remove_bucket, usage
 from s3lab.configure import check_region, configure_sandbox, doctor
+from s3lab.cost import bucket_cost, seed_arithmetic
 from s3lab.errors import S3LabError
+from s3lab.names import unique_name, validate
+from s3lab.transfer import get, put, sync
 
 __all__ = [
     # backends: where requests go
@@ -27,19 +17,22 @@ __all__ = [
     "backend_name",
     "resolve",
     "use",
-    # buckets: names, make, copy, remove, cost
-    "bucket_cost",
+    # buckets: make, remove, usage, cleanup
     "cleanup",
     "client_for",
-    "get",
     "make_bucket",
-    "put",
     "remove_bucket",
-    "seed_arithmetic",
-    "sync",
-    "unique_name",
     "usage",
+    # names: the rules and generated names
+    "unique_name",
     "validate",
+    # transfer: copies
+    "get",
+    "put",
+    "sync",
+    # cost: prices and the 9 EB sum
+    "bucket_cost",
+    "seed_arithmetic",
     # configure: profiles, region checks, doctor
     "check_region",
     "configure_sandbox",

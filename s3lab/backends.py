@@ -1,11 +1,12 @@
 """The one switch that says where S3 requests go: a local sandbox, real AWS, or Kopah.
 
-Every ``S3LAB_*`` variable is read here and nowhere else:
+A *backend* is only ever that: where requests go (``moto``, ``server``, ``aws`` or ``kopah``).
+The switch is ``S3LAB_BACKEND`` (read, like every ``S3LAB_*`` variable, by
+:func:`s3lab.settings.read`), or a name passed in. For ``aws``/``kopah`` the profile is
+``S3LAB_PROFILE``, else ``AWS_PROFILE`` (Kopah's default is the profile ``kopah``).
 
-- ``S3LAB_BACKEND``: ``moto`` (default), ``server``, ``aws`` or ``kopah``.
-- ``S3LAB_PROFILE``: the AWS profile for ``aws``/``kopah`` (else ``AWS_PROFILE``; Kopah's
-  default is the profile ``kopah``).
-- ``S3LAB_HOME``: where s3lab keeps sandbox state (default ``~/.s3lab``).
+The two sandboxes are started and stopped by :mod:`s3lab.sandbox`; this module asks it for the
+running one (:func:`running_sandbox`), and ``sandbox`` knows nothing of this module.
 
 Notebooks call :func:`use` in their first code cell. It puts the backend's settings into
 ``os.environ``, so boto3 clients *and* ``!aws`` shell commands in the same notebook go to the
@@ -16,32 +17,19 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s3lab import sandbox, settings
 from s3lab.errors import UsageError
 
 BACKENDS = ("moto", "server", "aws", "kopah")
 DEFAULT_BACKEND = "moto"
 
-# Variables a sandbox sets; switching to a cloud backend removes them again, or the endpoint
-# and the fake keys of the sandbox would follow the learner to AWS.
-_SANDBOX_VARIABLES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL_S3",
-)
 
-
-def s3lab_home() -> Path:
-    """The folder for s3lab's own state (``$S3LAB_HOME``, default ``~/.s3lab``)."""
-    return Path(os.environ.get("S3LAB_HOME") or Path.home() / ".s3lab")
-
-
-def check_name(name: str) -> str:
+def check_backend(name: str) -> str:
     """Return a valid backend name, or raise with a "did you mean" hint."""
     cleaned = name.strip().lower()
     if cleaned in BACKENDS:
@@ -60,7 +48,30 @@ def backend_name(name: str | None = None, default: str = DEFAULT_BACKEND) -> str
     A notebook passes its own ``default`` when it needs more than a mock: the mount chapters
     default to the real S3 server, yet the tests can still run them on moto.
     """
-    return check_name(name or os.environ.get("S3LAB_BACKEND") or default)
+    return check_backend(name or settings.read().backend or default)
+
+
+def running_sandbox(name: str | None = None, *, home: Path | str | None = None) -> sandbox.Sandbox:
+    """The running sandbox to use: the one named, else ``$S3LAB_BACKEND``'s, else the only one up.
+
+    ``$S3LAB_BACKEND`` counts only when it names a sandbox (``moto`` or ``server``).
+    """
+    if name is None:
+        wanted = settings.read().backend
+        if wanted and check_backend(wanted) in sandbox.SANDBOXES:
+            name = check_backend(wanted)
+    return sandbox.pick(name, home=home)
+
+
+def clear_for(backend: Backend, env: MutableMapping[str, str]) -> None:
+    """Remove from ``env`` what must not follow requests to ``backend``.
+
+    Going to a cloud, the sandbox's endpoint and fake keys (:data:`settings.CLOUD_CLEARS`);
+    going to a sandbox, a token, an S3-only endpoint or a profile that would mix with its keys
+    (:data:`settings.SANDBOX_CLEARS`).
+    """
+    for variable in settings.SANDBOX_CLEARS if backend.is_sandbox else settings.CLOUD_CLEARS:
+        env.pop(variable, None)
 
 
 @dataclass
@@ -82,8 +93,6 @@ class Backend:
         import boto3
 
         if self.is_sandbox:
-            from s3lab import sandbox
-
             return sandbox.session()
         return boto3.session.Session(profile_name=self.profile)
 
@@ -113,12 +122,10 @@ def resolve(
 ) -> Backend:
     """Work out the backend without changing anything (see :func:`use`)."""
     chosen = backend_name(name, default)
-    if chosen in ("moto", "server"):
-        from s3lab import sandbox
-
-        running = sandbox.pick(chosen, home=home)
+    if chosen in sandbox.SANDBOXES:
+        running = running_sandbox(chosen, home=home)
         return Backend(chosen, running.env(), running.endpoint_url)
-    profile = profile or os.environ.get("S3LAB_PROFILE") or os.environ.get("AWS_PROFILE")
+    profile = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
     if chosen == "kopah":
         profile = profile or "kopah"
     env = {"S3LAB_BACKEND": chosen}
@@ -136,13 +143,6 @@ def use(
 ) -> Backend:
     """Point this process (boto3 and any ``!aws`` it runs) at a backend, and return it."""
     backend = resolve(name, profile=profile, home=home, default=default)
-    if not backend.is_sandbox:
-        for variable in _SANDBOX_VARIABLES:
-            os.environ.pop(variable, None)
-    else:
-        # A profile named in the environment (maybe one that does not exist here) would
-        # otherwise be read by boto3 and the aws command alongside the sandbox's keys.
-        for variable in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-            os.environ.pop(variable, None)
+    clear_for(backend, os.environ)
     os.environ.update(backend.env)
     return backend

@@ -42,7 +42,7 @@ def _job(sub: argparse._SubParsersAction, name: str, help_: str, description: st
 
 
 def _backends(value: str) -> list[str]:
-    return list(sandbox.SANDBOXES) if value == "all" else [sandbox.check_backend(value)]
+    return list(sandbox.SANDBOXES) if value == "all" else [sandbox.check_sandbox(value)]
 
 
 def _sandbox_start(args: argparse.Namespace) -> int:
@@ -74,7 +74,9 @@ def _sandbox_status(args: argparse.Namespace) -> int:
 
 
 def _sandbox_env(args: argparse.Namespace) -> int:
-    sys.stdout.write(sandbox.env_exports(sandbox.pick(args.backend)))
+    from s3lab import backends
+
+    sys.stdout.write(sandbox.env_exports(backends.running_sandbox(args.backend)))
     return 0
 
 
@@ -291,17 +293,17 @@ def _bucket_client(args: argparse.Namespace, **kwargs: object) -> object:
 
 
 def _bucket_name(args: argparse.Namespace) -> int:
-    from s3lab import buckets
+    from s3lab import names
 
     for _ in range(args.count):
-        print(buckets.unique_name(args.prefix))
+        print(names.unique_name(args.prefix))
     return 0
 
 
 def _bucket_validate(args: argparse.Namespace) -> int:
-    from s3lab import buckets
+    from s3lab import names
 
-    broken = buckets.validate(args.name)
+    broken = names.validate(args.name)
     if broken:
         print(f"invalid: {args.name}: it {broken}")
         return 1
@@ -323,10 +325,10 @@ def _bucket_list(args: argparse.Namespace) -> int:
 
     client = _bucket_client(args)
     if not args.url:
-        for bucket in buckets.list_buckets(client):
-            created = bucket["created"]
+        for row in buckets.list_buckets(client):
+            created = row["created"]
             when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
-            print(f"{when:19}  {bucket['name']}")
+            print(f"{when:19}  {row['name']}")
         return 0
     bucket, prefix = buckets.split_url(args.url)
     total = buckets.Usage()
@@ -348,25 +350,25 @@ def _print_plan(plan: object, dry_run: bool) -> None:
 
 
 def _bucket_put(args: argparse.Namespace) -> int:
-    from s3lab import buckets
+    from s3lab import transfer
 
-    plan = buckets.put(_bucket_client(args), args.source, args.url, quiet=args.quiet)
+    plan = transfer.put(_bucket_client(args), args.source, args.url, quiet=args.quiet)
     _print_plan(plan, False) if args.verbose else print(f"uploaded {len(plan.pairs)} files")
     return 0
 
 
 def _bucket_get(args: argparse.Namespace) -> int:
-    from s3lab import buckets
+    from s3lab import transfer
 
-    plan = buckets.get(_bucket_client(args), args.url, args.target, quiet=args.quiet)
+    plan = transfer.get(_bucket_client(args), args.url, args.target, quiet=args.quiet)
     _print_plan(plan, False) if args.verbose else print(f"downloaded {len(plan.pairs)} files")
     return 0
 
 
 def _bucket_sync(args: argparse.Namespace) -> int:
-    from s3lab import buckets
+    from s3lab import transfer
 
-    plan = buckets.sync(
+    plan = transfer.sync(
         _bucket_client(args), args.source, args.target, dry_run=args.dry_run, quiet=args.quiet
     )
     _print_plan(plan, args.dry_run)
@@ -388,14 +390,14 @@ def _bucket_remove(args: argparse.Namespace) -> int:
 
 
 def _bucket_cost(args: argparse.Namespace) -> int:
-    from s3lab import buckets
+    from s3lab import buckets, cost
 
     if args.name:
         bucket, _ = buckets.split_url(args.name)
-        print("\n".join(buckets.bucket_cost(_bucket_client(args), bucket).lines()))
-    print("\n".join(buckets.seed_arithmetic()))
-    print(f"prices: {buckets.PRICES['unit']}; as of {buckets.PRICES['date']}")
-    print(f"source: {buckets.PRICES['source']}")
+        print("\n".join(cost.bucket_cost(_bucket_client(args), bucket).lines()))
+    print("\n".join(cost.seed_arithmetic()))
+    print(f"prices: {cost.PRICES['unit']}; as of {cost.PRICES['date']}")
+    print(f"source: {cost.PRICES['source']}")
     return 0
 
 
@@ -408,7 +410,11 @@ def _bucket_cleanup(args: argparse.Namespace) -> int:
             "add --made-by-s3lab (with --older-than AGE), or --owner NAME",
         )
     buckets.cleanup(
-        _bucket_client(args), owner=args.owner, older_than=args.older_than, dry_run=args.dry_run
+        _bucket_client(args),
+        owner=args.owner,
+        older_than=args.older_than,
+        dry_run=args.dry_run,
+        report=print,
     )
     return 0
 
@@ -650,7 +656,7 @@ def _mount(args: argparse.Namespace) -> int:
     done = mount.mount(
         args.bucket,
         args.directory,
-        backend=args.backend,
+        tool=args.tool,
         allow_delete=args.allow_delete,
         allow_overwrite=args.allow_overwrite,
         read_only=args.read_only,
@@ -666,7 +672,7 @@ def _mount(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     flags = f" ({', '.join(done.flags)})" if done.flags else ""
     where = f"s3://{args.bucket}/{done.prefix}"
-    print(f"mounted {where} on {done.directory} with {done.backend}{flags}")
+    print(f"mounted {where} on {done.directory} with {done.tool}{flags}")
     print(f"next: ls -al {done.directory}   then   s3lab unmount {done.directory}", file=sys.stderr)
     return 0
 
@@ -677,7 +683,7 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
         "mount",
         "a bucket as a folder (Mountpoint, rclone or s3fs)",
         "Mount a bucket on an empty folder, with Mountpoint's flags.\n\n"
-        "--backend auto picks mount-s3 (Mountpoint) when it is installed, else rclone (the\n"
+        "--tool auto picks mount-s3 (Mountpoint) when it is installed, else rclone (the\n"
         "closest: sequential writes only, no appends), else s3fs, and says which. rclone and s3fs\n"
         "cannot refuse deletes or overwrites: they happen with or without --allow-delete and\n"
         "--allow-overwrite (s3lab prints a note); --read-only is the safe choice there.\n"
@@ -692,12 +698,12 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
     job.add_argument("bucket", nargs="?", metavar="BUCKET")
     job.add_argument("directory", nargs="?", metavar="DIR", help="an empty folder (created if new)")
     job.add_argument("--list", action="store_true", help="show the mounted buckets and stop")
+    tools = ["auto", "mountpoint", "rclone", "s3fs"]
     job.add_argument(
-        "--backend",
-        default="auto",
-        choices=["auto", "mountpoint", "rclone", "s3fs"],
-        help="the mount program (default: auto)",
+        "--tool", default="auto", choices=tools, help="the mount program (default: auto)"
     )
+    # The option's earlier name, still accepted; --backend elsewhere means where requests go.
+    job.add_argument("--backend", dest="tool", choices=tools, help=argparse.SUPPRESS)
     job.add_argument("--allow-delete", action="store_true", help="let rm delete objects")
     job.add_argument("--allow-overwrite", action="store_true", help="let > replace objects")
     job.add_argument("--read-only", action="store_true", help="no writes at all")

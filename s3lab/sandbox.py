@@ -7,8 +7,12 @@ Two backends:
   implementation that persists to a directory and rejects a wrong secret like AWS does.
 
 Each server runs as its own process group, started detached so it outlives the command that
-started it. Its pid, port and endpoint live in ``<home>/sandbox/<backend>.json``; ``stop`` acts
-on that pid only, so s3lab never kills a process it did not start.
+started it. Its pid, port and endpoint live in ``<home>/sandbox/<backend>.json`` with what
+identifies the process (its start time and command line, see :mod:`s3lab.processes`); ``stop``
+signals it only while all of these still match, so s3lab never kills a process it did not start.
+
+This module knows nothing of :mod:`s3lab.backends`: it starts, finds and stops servers. Which
+sandbox a person means (``S3LAB_BACKEND``) is decided in ``backends``.
 """
 
 from __future__ import annotations
@@ -16,21 +20,23 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import random
 import shlex
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s3lab import processes, settings
 from s3lab.errors import NotInstalledError, SandboxError, UsageError
+
+logger = logging.getLogger(__name__)
 
 SANDBOXES = ("moto", "server")
 
@@ -66,9 +72,19 @@ class Sandbox:
     started: float
     # SeaweedFS's master (cluster status); empty for moto
     admin_url: str = ""
+    # what identifies the process besides its pid (see s3lab.processes)
+    start_ticks: int = 0
+    cmdline: list[str] = field(default_factory=list)
+
+    def identity(self) -> processes.Identity:
+        """The recorded process, to check before it is signalled."""
+        return processes.Identity.from_record(asdict(self))
 
     def env(self) -> dict[str, str]:
-        """The variables that point the aws command and boto3 at this server."""
+        """The variables that point the aws command and boto3 at this server.
+
+        Exactly :data:`s3lab.settings.SANDBOX_SETS`; see :func:`env_exports` for what is unset.
+        """
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
@@ -92,13 +108,11 @@ class Status:
 
 def sandbox_dir(home: Path | str | None = None) -> Path:
     """Where pid files, logs and SeaweedFS data live (``$S3LAB_HOME/sandbox``)."""
-    from s3lab.backends import s3lab_home
-
-    path = Path(home) if home else s3lab_home()
+    path = Path(home) if home else settings.home()
     return path / "sandbox"
 
 
-def check_backend(backend: str) -> str:
+def check_sandbox(backend: str) -> str:
     """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices."""
     if backend not in SANDBOXES:
         raise UsageError(
@@ -143,21 +157,6 @@ def port_in_use(port: int) -> bool:
         except OSError:
             return True
     return False
-
-
-def _pid_alive(pid: int) -> bool:
-    """True for a live process; a zombie counts as dead (it will never answer again)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def session() -> Any:
@@ -343,8 +342,8 @@ def running(
     Every command that only wants the endpoint uses the quick check: a signed request means a
     second boto3 client, which costs a tenth of a second per command.
     """
-    state = _read_state(check_backend(backend), home)
-    if not state or not _pid_alive(state.pid):
+    state = _read_state(check_sandbox(backend), home)
+    if not state or not processes.is_running(state.identity()):
         return None
     alive = not _answers(state.endpoint_url) if thorough else _listening(state.port)
     return state if alive else None
@@ -362,7 +361,7 @@ def start(
     Idempotent: when a healthy server is already recorded, it is returned as it is. A recorded
     server that died or stopped answering is stopped and replaced.
     """
-    check_backend(backend)
+    check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"port {port} is not a TCP port", "choose a number from 1024 to 65535")
     with _locked(backend, home):
@@ -370,6 +369,8 @@ def start(
         if current and (port is None or port == current.port):
             return current
         if current or _read_state(backend, home):
+            if not current:
+                logger.info("replacing the %s sandbox's record: it is not running", backend)
             _stop_locked(backend, home)
         if port is not None and port_in_use(port):
             raise UsageError(
@@ -384,14 +385,7 @@ def start(
         with log.open("ab") as out:
             out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
             out.flush()
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=directory,
-            )
+            process = processes.spawn(command, output=out, cwd=directory)
         sandbox = Sandbox(
             backend=backend,
             pid=process.pid,
@@ -417,9 +411,15 @@ def start(
                 )
             reason = _answers(sandbox.endpoint_url, timeout=1.0) or _storage_ready(sandbox)
             if not reason:
+                # Identified now that it answers (its command line is settled): from here on
+                # it is signalled only while pid, start time and command line all match.
+                identity = processes.settled(process)
+                sandbox.start_ticks, sandbox.cmdline = identity.start_ticks, list(identity.cmdline)
+                _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
                 return sandbox
             time.sleep(0.25)
-        _stop_locked(backend, home)
+        processes.stop_child(process, group=True)
+        _state_file(backend, home).unlink(missing_ok=True)
         raise SandboxError(
             f"the {backend} server did not answer within {timeout:.0f} s ({reason})",
             f"read {log}; a slow machine may need a longer --timeout",
@@ -427,35 +427,27 @@ def start(
 
 
 def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> bool:
-    """Stop the recorded process group by pid: SIGTERM, wait ``grace`` seconds, then SIGKILL.
+    """Stop the recorded process group: SIGTERM, wait ``grace`` seconds, then SIGKILL.
 
+    Only while the recorded pid, start time and command line all still match: a record whose
+    pid now belongs to another process is discarded with a note in the log, nothing signalled.
     SeaweedFS takes about 25 s to exit on SIGTERM (measured), hence the short grace and the
     escalation. Its data survive SIGKILL: writes are in the files before they are acknowledged.
     """
     state = _read_state(backend, home)
     if state is None:
         return False
-    stopped = False
-    if _pid_alive(state.pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(state.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _pid_alive(state.pid):
-            time.sleep(0.1)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(state.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _pid_alive(state.pid):
-            time.sleep(0.05)
-        stopped = True
+    identity = state.identity()
+    was_running = processes.is_running(identity)
+    processes.stop(identity, grace=grace, group=True)
     _state_file(backend, home).unlink(missing_ok=True)
-    return stopped
+    return was_running
 
 
 def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[str]:
     """Stop one backend, or every recorded one; returns the backends that were running."""
     stopped = []
-    for name in [check_backend(backend)] if backend else SANDBOXES:
+    for name in [check_sandbox(backend)] if backend else SANDBOXES:
         with _locked(name, home):
             if _stop_locked(name, home):
                 stopped.append(name)
@@ -465,13 +457,16 @@ def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[
 def status(backend: str | None = None, *, home: Path | str | None = None) -> list[Status]:
     """Running, stale (recorded but dead or silent) or stopped, for one or every backend."""
     result = []
-    for name in [check_backend(backend)] if backend else SANDBOXES:
+    for name in [check_sandbox(backend)] if backend else SANDBOXES:
         state = _read_state(name, home)
         if state is None:
             result.append(Status(name, "stopped"))
             continue
-        if not _pid_alive(state.pid):
-            detail = "its process is gone; `s3lab sandbox start` replaces it"
+        why = processes.mismatch(state.identity())
+        if why:
+            if processes.identify(state.pid) is None:
+                why = "its process is gone"
+            detail = f"{why}; `s3lab sandbox start` replaces it"
             result.append(Status(name, "stale", state.endpoint_url, state.pid, detail))
             continue
         reason = _answers(state.endpoint_url)
@@ -484,15 +479,13 @@ def status(backend: str | None = None, *, home: Path | str | None = None) -> lis
 
 
 def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandbox:
-    """The running sandbox to use: the one named, else ``$S3LAB_BACKEND``, else the only one up."""
-    from s3lab.backends import backend_name
+    """The running sandbox named ``backend``, or, when none is named, the only one up.
 
-    if backend is None:
-        wanted = backend_name()
-        if wanted in SANDBOXES and os.environ.get("S3LAB_BACKEND"):
-            backend = wanted
+    Which one a person means when they name none (``$S3LAB_BACKEND``) is decided by
+    :func:`s3lab.backends.running_sandbox`, which calls this.
+    """
     if backend is not None:
-        found = running(check_backend(backend), home, thorough=False)
+        found = running(check_sandbox(backend), home, thorough=False)
         if found is None:
             raise SandboxError(
                 f"the {backend} sandbox is not running",
@@ -510,10 +503,10 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
 def env_exports(sandbox: Sandbox) -> str:
     """Shell lines for ``eval "$(s3lab sandbox env)"``.
 
-    ``AWS_SESSION_TOKEN``, ``AWS_ENDPOINT_URL_S3`` and ``AWS_PROFILE`` are unset because each
-    would quietly interfere with the sandbox's settings (a token breaks the signature, the
-    S3-only endpoint overrides the general one, a profile may not exist here).
+    The variables of :data:`s3lab.settings.SANDBOX_CLEARS` are unset because each would quietly
+    interfere with the sandbox's settings (a token breaks the signature, the S3-only endpoint
+    overrides the general one, a profile may not exist here).
     """
     lines = [f"export {key}={shlex.quote(value)}" for key, value in sandbox.env().items()]
-    lines.append("unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_PROFILE")
+    lines.append(f"unset {' '.join(settings.SANDBOX_CLEARS)}")
     return "\n".join(lines) + "\n"

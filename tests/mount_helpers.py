@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from s3lab import mount
+from s3lab import mount_tools, semantics
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 
@@ -24,9 +24,9 @@ def need_fuse() -> None:
 def need(tool: str) -> str:
     """The program for ``tool``; a missing one skips, except in CI where set-up installs it."""
     need_fuse()
-    program = mount.find_program(tool)
+    program = mount_tools.find_program(tool)
     if program is None:
-        reason = f"{mount.PROGRAMS[tool]} is not installed (run `bash tasks.sh setup`)"
+        reason = f"{mount_tools.PROGRAMS[tool]} is not installed (run `bash tasks.sh setup`)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}: CI must run the FUSE tests")
         pytest.skip(reason)
@@ -57,7 +57,7 @@ def observe(directory: str, client: Any, bucket: str, name: str) -> Seen:
     where = Path(directory) / folder
     where.mkdir()
     result = subprocess.run(
-        ["bash", "-c", mount.COMMANDS[name]],
+        ["bash", "-c", semantics.COMMANDS[name]],
         cwd=where,
         capture_output=True,
         text=True,

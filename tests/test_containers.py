@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from s3lab import mount
-from s3lab.buckets import make_bucket, remove_bucket, unique_name
+from s3lab.buckets import make_bucket, remove_bucket
+from s3lab.names import unique_name
 from tests.mount_helpers import need
 
 PODMAN_RUN = [
@@ -105,7 +106,7 @@ def folder(tmp_path: Path, server: Any) -> Iterator[Path]:
 
 
 def _mount(bucket: str, target: Path, server: Any) -> None:
-    mount.mount(bucket, target, backend="rclone", prefix="runs/exp1", allow_delete=True, lab=server)
+    mount.mount(bucket, target, tool="rclone", prefix="runs/exp1", allow_delete=True, lab=server)
 
 
 def test_a_container_writes_checkpoints_into_the_bucket(

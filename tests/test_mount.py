@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
-from s3lab import mount, sandbox
-from s3lab.buckets import make_bucket, remove_bucket, unique_name
-from tests.conftest import assert_one_line_error, run_cli
+from s3lab import cost, mount, mount_tools, processes, sandbox, semantics
+from s3lab.buckets import make_bucket, remove_bucket
+from s3lab.errors import AWS_ERRORS, NotInstalledError
+from s3lab.names import unique_name
+from tests.conftest import assert_one_line_error, cli, run_cli
 from tests.mount_helpers import STANDINS, need, need_fuse, observe
 
 REAL = ("rclone", "s3fs")
@@ -52,7 +54,7 @@ def bucket(server: Any) -> Iterator[str]:
 
 @pytest.fixture
 def mounter(mount_root: Path, server: Any) -> Iterator[Callable[..., mount.Mount]]:
-    """``mounter(bucket, "name", backend=..., ...)`` mounts below mount_root; all are unmounted."""
+    """``mounter(bucket, "name", tool=..., ...)`` mounts below mount_root; all are unmounted."""
     made: list[str] = []
     counter = iter(range(1000))
 
@@ -87,7 +89,7 @@ def probe_mount(
     name = make_bucket(client, unique_name("sem"))
     folder = mount_root / f"semantics-{tool}"
     try:
-        mount.mount(name, folder, backend=tool, lab=server)
+        mount.mount(name, folder, tool=tool, lab=server)
         yield tool, str(folder), name
     finally:
         if str(folder) in mount.fuse_mounts():
@@ -95,12 +97,12 @@ def probe_mount(
         remove_bucket(client, name, force=True)
 
 
-@pytest.mark.parametrize("name", list(mount.COMMANDS))
+@pytest.mark.parametrize("name", list(semantics.COMMANDS))
 def test_semantics_data_matches_a_real_mount(
     probe_mount: tuple[str, str, str], server: Any, name: str
 ) -> None:
     tool, directory, bucket = probe_mount
-    expected = mount.semantics(tool)[name]
+    expected = semantics.semantics(tool)[name]
     seen = observe(directory, server.client(), bucket, name)
     if expected.value is not None:
         assert seen.value == expected.value, f"{tool} df shows {seen.value} 1K-blocks"
@@ -113,29 +115,44 @@ def test_semantics_data_matches_a_real_mount(
 @pytest.mark.parametrize("tool", REAL)
 def test_flags_do_not_change_what_rclone_or_s3fs_allow(tool: str) -> None:
     # Neither can refuse a delete or an overwrite, so the data must not pretend they do.
-    plain = mount.semantics(tool)
-    assert plain == mount.semantics(tool, allow_delete=True, allow_overwrite=True)
+    plain = semantics.semantics(tool)
+    assert plain == semantics.semantics(tool, allow_delete=True, allow_overwrite=True)
     assert plain["delete"].works and plain["overwrite"].works
 
 
 def test_mountpoint_data_comes_from_its_docs_and_depends_on_the_flags() -> None:
-    default = mount.semantics("mountpoint")
-    allowed = mount.semantics("mountpoint", allow_delete=True, allow_overwrite=True)
-    assert set(default) == set(mount.COMMANDS) == set(mount.semantics("s3fs"))
+    default = semantics.semantics("mountpoint")
+    allowed = semantics.semantics("mountpoint", allow_delete=True, allow_overwrite=True)
+    assert set(default) == set(semantics.COMMANDS) == set(semantics.semantics("s3fs"))
     assert all("Mountpoint docs" in b.source or "seed page" in b.source for b in default.values())
     assert not default["delete"].works and default["delete"].error == "Operation not permitted"
     assert allowed["delete"].works and allowed["overwrite"].works
     assert not allowed["rename_file"].works and not allowed["append"].works
     assert default["df_size"].value == 9007199254740992
-    text = mount.compare("delete", "rclone")
+    text = semantics.compare("delete", "rclone")
     assert "rclone     works" in text and "mountpoint fails: Operation not permitted" in text
 
 
+def test_the_semantics_are_rows_of_data_and_semantics_filters_them() -> None:
+    rows = semantics.ROWS
+    assert {(r.tool, r.name) for r in rows} == {
+        (t, n) for t in semantics.TOOLS for n in semantics.COMMANDS
+    }
+    assert len(rows) == len(semantics.TOOLS) * len(semantics.COMMANDS)  # no duplicates
+    assert {r.allowed_by for r in rows if r.allowed_by} == {"allow_delete", "allow_overwrite"}
+    assert all(r.tool == "mountpoint" for r in rows if r.allowed_by)
+    assert semantics.check_tool("mount-s3") == "mountpoint"
+    with pytest.raises(semantics.UsageError, match="unknown mount tool"):
+        semantics.semantics("fuse")
+    # the chapters reach the same functions through s3lab.mount
+    assert mount.semantics is semantics.semantics and mount.compare is semantics.compare
+
+
 def test_filling_the_df_size_costs_billions() -> None:
-    cost = mount.fill_cost(9007199254740992)
-    assert round(cost["terabytes"]) == 9_223_372  # 2**63 bytes
-    assert 2.5e9 < cost["usd_per_year"] < 2.6e9
-    assert cost["usd_per_month"] * 12 == pytest.approx(cost["usd_per_year"])
+    filled = cost.fill_cost(semantics.semantics("mountpoint")["df_size"].value or 0)
+    assert round(filled["terabytes"]) == 9_223_372  # 2**63 bytes
+    assert 2.5e9 < filled["usd_per_year"] < 2.6e9
+    assert filled["usd_per_month"] * 12 == pytest.approx(filled["usd_per_year"])
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -146,6 +163,7 @@ def test_cli_mounts_lists_and_unmounts_with_rclone(
 ) -> None:
     need("rclone")
     folder = mount_root / "cli-rclone"
+    # end to end: the real command, in a child process (with the old name of --tool)
     result = run_cli("mount", bucket, str(folder), "--backend", "rclone", env=_server_env())
     try:
         assert result.returncode == 0, result.stderr
@@ -175,7 +193,7 @@ def test_auto_picks_mountpoint_and_passes_no_secret_on_its_command_line(
         "PATH": f"{STANDINS}{os.pathsep}{os.environ['PATH']}",
         "S3LAB_STANDIN_RECORD": str(record),
     }
-    result = run_cli("mount", bucket, str(folder), "--allow-delete", "--prefix", "runs", env=env)
+    result = cli("mount", bucket, str(folder), "--allow-delete", "--prefix", "runs", env=env)
     try:
         assert result.returncode == 0, result.stderr
         assert "with mountpoint" in result.stdout
@@ -184,7 +202,7 @@ def test_auto_picks_mountpoint_and_passes_no_secret_on_its_command_line(
         keys = server.client().list_objects_v2(Bucket=bucket)["Contents"]
         assert [k["Key"] for k in keys] == ["runs/ckpt.txt"]  # --prefix reached the program
     finally:
-        run_cli("unmount", str(folder), env=env)
+        cli("unmount", str(folder), env=env)
     seen = json.loads(record.read_text().splitlines()[0])
     argv = seen["argv"]
     assert argv[:3] == [bucket, str(folder), "--foreground"]
@@ -205,16 +223,17 @@ def test_auto_picks_mountpoint_and_passes_no_secret_on_its_command_line(
 
 def test_auto_falls_back_to_rclone_then_s3fs(monkeypatch: pytest.MonkeyPatch) -> None:
     installed = {"mountpoint": None, "rclone": "/x/rclone", "s3fs": "/x/s3fs"}
-    monkeypatch.setattr(mount, "find_program", lambda tool: installed[tool])
-    tool, program, why = mount.pick_backend("auto")
+    monkeypatch.setattr(mount_tools, "find_program", lambda tool: installed[tool])
+    tool, program, why = mount_tools.pick_tool("auto")
     assert (tool, program) == ("rclone", "/x/rclone") and "sequential writes only" in why
     installed["rclone"] = None
-    assert mount.pick_backend("auto")[0] == "s3fs"
+    assert mount_tools.pick_tool("auto")[0] == "s3fs"
     installed["s3fs"] = None
-    with pytest.raises(mount.NotInstalledError):
-        mount.pick_backend("auto")
-    with pytest.raises(mount.NotInstalledError, match="mount-s3"):
-        mount.pick_backend("mountpoint")
+    with pytest.raises(NotInstalledError):
+        mount_tools.pick_tool("auto")
+    with pytest.raises(NotInstalledError, match="mount-s3"):
+        mount_tools.pick_tool("mountpoint")
+    assert mount.pick_backend is mount_tools.pick_tool  # the name notebooks 60 and 70 call
 
 
 @pytest.mark.parametrize("tool", REAL)
@@ -222,7 +241,7 @@ def test_no_secret_on_the_command_line_or_left_on_disk(
     tool: str, bucket: str, mounter: Callable[..., mount.Mount]
 ) -> None:
     need(tool)
-    done = mounter(bucket, backend=tool)
+    done = mounter(bucket, tool=tool)
     cmdline = Path(f"/proc/{done.pid}/cmdline").read_bytes().decode().split("\0")
     assert sandbox.FAKE_SECRET_ACCESS_KEY not in " ".join(cmdline)
     assert sandbox.FAKE_ACCESS_KEY_ID not in " ".join(cmdline)
@@ -240,7 +259,7 @@ def test_read_only_and_prefix_are_translated(
 ) -> None:
     need(tool)
     server.client().put_object(Bucket=bucket, Key="data/x.txt", Body=b"x\n")
-    done = mounter(bucket, backend=tool, read_only=True, prefix="data")
+    done = mounter(bucket, tool=tool, read_only=True, prefix="data")
     assert sorted(p.name for p in Path(done.directory).iterdir()) == ["x.txt"]
     removed = subprocess.run(["rm", "x.txt"], cwd=done.directory, capture_output=True, text=True)
     assert removed.returncode != 0 and "Read-only file system" in removed.stderr
@@ -251,8 +270,8 @@ def test_one_bucket_mounted_twice_with_and_without_allow_delete(
     bucket: str, mounter: Callable[..., mount.Mount]
 ) -> None:
     need("rclone")
-    first = mounter(bucket, "twice-a", backend="rclone", allow_delete=True)
-    second = mounter(bucket, "twice-b", backend="rclone")
+    first = mounter(bucket, "twice-a", tool="rclone", allow_delete=True)
+    second = mounter(bucket, "twice-b", tool="rclone")
     Path(first.directory, "shared.txt").write_text("both see me\n")
     target = Path(second.directory, "shared.txt")
     for _ in range(50):  # rclone re-lists a folder after its 1 s directory cache
@@ -271,7 +290,7 @@ def test_refuses_a_folder_with_files(bucket: str, mount_root: Path) -> None:
     folder = mount_root / "full"
     folder.mkdir()
     (folder / "keep.txt").write_text("mine\n")
-    result = run_cli("mount", bucket, str(folder), "--backend", "rclone", env=_server_env())
+    result = cli("mount", bucket, str(folder), "--tool", "rclone", env=_server_env())
     assert_one_line_error(result, "not empty")
     assert (folder / "keep.txt").read_text() == "mine\n"
     assert str(folder) not in mount.fuse_mounts()
@@ -281,54 +300,59 @@ def test_refuses_a_folder_inside_a_mount_and_a_folder_already_mounted(
     bucket: str, mounter: Callable[..., mount.Mount]
 ) -> None:
     need("rclone")
-    outer = mounter(bucket, "outer", backend="rclone")
-    result = run_cli(
-        "mount", bucket, f"{outer.directory}/inner", "--backend", "rclone", env=_server_env()
-    )
+    outer = mounter(bucket, "outer", tool="rclone")
+    result = cli("mount", bucket, f"{outer.directory}/inner", "--tool", "rclone", env=_server_env())
     assert_one_line_error(result, "inside another FUSE mount")
-    again = run_cli("mount", bucket, outer.directory, "--backend", "rclone", env=_server_env())
+    again = cli("mount", bucket, outer.directory, "--tool", "rclone", env=_server_env())
     assert_one_line_error(again, "already a mount", "s3lab unmount")
 
 
 def test_missing_bucket_and_missing_program_are_one_line_errors(
     mount_root: Path, tmp_path: Path
 ) -> None:
-    result = run_cli(
+    result = cli(
         "mount",
         "no-such-bucket-here",
         str(mount_root / "nb"),
-        "--backend",
+        "--tool",
         "rclone",
         env=_server_env(),
     )
-    assert_one_line_error(result, "does not exist")
-    bare = run_cli(
+    assert_one_line_error(result, "does not exist", AWS_ERRORS["404"][1])  # the table's fix
+    bare = cli(
         "mount",
         "b",
         str(tmp_path / "x"),
-        "--backend",
+        "--tool",
         "mountpoint",
         env={**_server_env(), "PATH": str(tmp_path)},
     )
-    assert_one_line_error(bare, "mount-s3", "not installed")
-    assert_one_line_error(run_cli("unmount", str(tmp_path)), "not mounted")
-    assert_one_line_error(run_cli("mount", "--backend", "rclone"), "BUCKET")
+    assert_one_line_error(bare, "mount-s3", "not installed", "--tool rclone")
+    assert_one_line_error(cli("unmount", str(tmp_path)), "not mounted")
+    assert_one_line_error(cli("mount", "--tool", "rclone"), "BUCKET")
+
+
+def test_tool_names_the_program_and_backend_is_its_hidden_old_name() -> None:
+    shown = cli("mount", "--help")
+    assert "--tool" in shown.stdout and "--backend" not in shown.stdout
+    for flag in ("--tool", "--backend"):
+        assert_one_line_error(cli("mount", flag, "fuse", "b", "d"), "invalid choice")
 
 
 def test_reports_the_programs_own_error(
     bucket: str, mounter: Callable[..., mount.Mount], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need("rclone")
-    real = mount._PLANS["rclone"]
+    real = mount_tools.PLANS["rclone"]
 
-    def broken(*args: Any) -> mount.Plan:
+    def broken(*args: Any) -> mount_tools.MountPlan:
         plan = real(*args)
         plan.argv.append("--no-such-flag")
         return plan
 
-    monkeypatch.setitem(mount._PLANS, "rclone", broken)
+    monkeypatch.setitem(mount_tools.PLANS, "rclone", broken)
     with pytest.raises(mount.MountError) as caught:
-        mounter(bucket, "broken", backend="rclone")
+        mounter(bucket, "broken", tool="rclone")
     assert "unknown flag: --no-such-flag" in caught.value.message
     assert caught.value.hint.endswith(".log") and Path(caught.value.hint.split()[-1]).exists()
 
@@ -338,7 +362,7 @@ def test_a_stale_mount_is_detected_and_cleaned(
     tool: str, bucket: str, mounter: Callable[..., mount.Mount]
 ) -> None:
     need(tool)
-    first = mounter(bucket, f"stale-{tool}", backend=tool)
+    first = mounter(bucket, f"stale-{tool}", tool=tool)
     os.kill(first.pid, signal.SIGKILL)  # the program dies; the kernel keeps the mount
     for _ in range(50):
         if mount.is_stale(first.directory):
@@ -346,7 +370,7 @@ def test_a_stale_mount_is_detected_and_cleaned(
         time.sleep(0.1)
     assert mount.is_stale(first.directory)
     assert [m.state for m in mount.mounts() if m.directory == first.directory] == ["stale"]
-    again = mounter(bucket, f"stale-{tool}", backend=tool)
+    again = mounter(bucket, f"stale-{tool}", tool=tool)
     assert any("cleaned a stale mount" in note for note in again.notes)
     assert list(Path(again.directory).iterdir()) == []
 
@@ -355,7 +379,7 @@ def test_a_busy_folder_is_unmounted_lazily(
     bucket: str, mounter: Callable[..., mount.Mount]
 ) -> None:
     need("rclone")
-    done = mounter(bucket, "busy", backend="rclone")
+    done = mounter(bucket, "busy", tool="rclone")
     sleeper = subprocess.Popen(["sleep", "60"], cwd=done.directory)
     try:
         message = mount.unmount(done.directory)
@@ -392,7 +416,9 @@ def test_a_profile_with_an_endpoint_reaches_every_program_without_keys_in_argv(
     opts = {"allow_delete": True, "allow_overwrite": False, "read_only": False}
     opts |= {"prefix": "", "uid": 1000, "gid": None}
     target = str(tmp_path / "m")
-    plans = {tool: mount._PLANS[tool](tool, "b", target, conn, opts) for tool in mount.TOOLS}
+    plans = {
+        tool: mount_tools.PLANS[tool](tool, "b", target, conn, opts) for tool in semantics.TOOLS
+    }
     mp = plans["mountpoint"].argv
     assert mp[mp.index("--profile") + 1] == "kopah" and "--uid" in mp
     assert mp[mp.index("--endpoint-url") + 1] == "https://s3.kopah.example"
@@ -411,3 +437,30 @@ def test_a_profile_with_an_endpoint_reaches_every_program_without_keys_in_argv(
     for plan in plans.values():
         assert sandbox.FAKE_SECRET_ACCESS_KEY not in " ".join(plan.argv)
         assert sandbox.FAKE_ACCESS_KEY_ID not in " ".join(plan.argv)
+
+
+def test_a_reused_pid_in_a_mount_record_is_never_signalled(
+    bucket: str, mounter: Callable[..., mount.Mount]
+) -> None:
+    """The record's pid may since belong to an unrelated process, even one named rclone."""
+    need("rclone")
+    done = mounter(bucket, "reused-pid", tool="rclone")
+    stranger = subprocess.Popen(["bash", "-c", "exec -a rclone sleep 300"], start_new_session=True)
+    try:
+        for _ in range(50):  # until bash has exec'd: then its command line says rclone
+            found = processes.identify(stranger.pid)
+            if found and found.cmdline[:1] == ("rclone",):
+                break
+            time.sleep(0.02)
+        record_file = mount._record_path(done.directory)
+        record = json.loads(record_file.read_text())
+        record_file.write_text(json.dumps({**record, "pid": stranger.pid}))
+        assert "unmounted" in mount.unmount(done.directory, timeout=2)
+        assert stranger.poll() is None, "unmount signalled a process it did not start"
+        assert done.directory not in mount.fuse_mounts()
+    finally:
+        stranger.kill()
+        stranger.wait()
+        child = mount._CHILDREN.pop(done.pid, None)  # the real rclone exited when unmounted
+        if child is not None:
+            child.wait(10)

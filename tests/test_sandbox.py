@@ -1,7 +1,10 @@
-"""The sandbox: real servers started, found, replaced and stopped by pid."""
+"""The sandbox: real servers started, found, replaced and stopped only while still identified."""
 
 from __future__ import annotations
 
+import ast
+import json
+import logging
 import os
 import shutil
 import signal
@@ -14,13 +17,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lab import backends, sandbox
+from s3lab import backends, processes, sandbox, settings
 from s3lab.errors import NotInstalledError, SandboxError, UsageError
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import ROOT, assert_one_line_error, cli
 
 
 def _alive(pid: int) -> bool:
-    return sandbox._pid_alive(pid)
+    return processes.identify(pid) is not None
 
 
 def test_both_backends_answer_the_aws_command(lab: backends.Backend, tmp_path: Path) -> None:
@@ -109,7 +112,7 @@ def test_port_in_use_is_refused(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(UsageError, match="in use"):
             sandbox.start("moto", port=port, home=tmp_path)
-        result = run_cli(
+        result = cli(
             "sandbox",
             "start",
             "--backend",
@@ -122,11 +125,11 @@ def test_port_in_use_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_backend_names(tmp_path: Path) -> None:
-    result = run_cli("sandbox", "start", "--backend", "mooto", env={"S3LAB_HOME": str(tmp_path)})
+    result = cli("sandbox", "start", "--backend", "mooto", env={"S3LAB_HOME": str(tmp_path)})
     assert_one_line_error(result, "mooto")
     with pytest.raises(UsageError, match="did you mean 'moto'"):
-        backends.check_name("mooto")
-    result = run_cli("sandbox", "env", env={"S3LAB_HOME": str(tmp_path)})
+        backends.check_backend("mooto")
+    result = cli("sandbox", "env", env={"S3LAB_HOME": str(tmp_path)})
     assert_one_line_error(result, "no sandbox is running", "s3lab sandbox start")
 
 
@@ -139,6 +142,7 @@ def test_missing_binary_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_env_lines_work_in_a_shell(tmp_path: Path) -> None:
+    # end to end: the real command, evaluated by a shell
     box = sandbox.start("moto", home=tmp_path)
     try:
         script = (
@@ -161,3 +165,80 @@ def test_using_a_stopped_backend_says_how_to_start_it(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="not running") as caught:
         backends.resolve("server", home=tmp_path)
     assert "s3lab sandbox start --backend server" in caught.value.hint
+
+
+def test_a_reused_pid_in_the_state_file_is_never_signalled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a reboot the recorded pid may be an unrelated process: start and stop spare it."""
+    # It leads its own process group, as a server would: `kill -- -PID` would reach it.
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    state = sandbox.sandbox_dir(tmp_path) / "moto.json"
+    state.parent.mkdir(parents=True)
+    record = sandbox.Sandbox("moto", stranger.pid, 9, "http://127.0.0.1:9", "", time.time())
+    try:
+        state.write_text(json.dumps(record.__dict__))  # as an older s3lab wrote it: pid only
+        assert sandbox.status("moto", home=tmp_path)[0].state == "stale"
+        assert sandbox.running("moto", home=tmp_path) is None
+        with caplog.at_level(logging.INFO, logger="s3lab"):
+            box = sandbox.start("moto", home=tmp_path)  # the stale record is replaced
+        assert box.pid != stranger.pid and sandbox.running("moto", home=tmp_path) is not None
+        assert stranger.poll() is None, "start signalled a process it did not start"
+        assert any("nothing signalled" in r.getMessage() for r in caplog.records)
+        sandbox.stop("moto", home=tmp_path)
+        # Same again with a full record whose start time is not the stranger's.
+        found = processes.identify(stranger.pid)
+        assert found is not None
+        faked = {**record.__dict__, "start_ticks": found.start_ticks + 1}
+        state.write_text(json.dumps({**faked, "cmdline": list(found.cmdline)}))
+        assert sandbox.stop("moto", home=tmp_path) == []
+        assert stranger.poll() is None, "stop signalled a process it did not start"
+        assert not state.exists()  # the stale record is gone
+    finally:
+        stranger.kill()
+        stranger.wait()
+        sandbox.stop(home=tmp_path)
+
+
+def test_a_record_identifies_its_process(tmp_path: Path) -> None:
+    me = processes.identify(os.getpid())
+    assert me is not None and me.start_ticks > 0 and me.cmdline
+    assert processes.is_running(me)
+    assert processes.Identity.from_record(me.as_record()) == me
+    assert "another process" in processes.mismatch(processes.Identity(me.pid, 1, me.cmdline))
+    assert "does not say" in processes.mismatch(processes.Identity(me.pid))
+    assert processes.identify(2**22 + 1) is None  # beyond pid_max: never a process
+    stale = processes.stop(processes.Identity(me.pid, me.start_ticks + 1, me.cmdline))
+    assert not stale.signalled and "nothing signalled" in stale.notes[0]  # and we are alive
+
+
+def test_sandbox_knows_nothing_of_backends() -> None:
+    """No import cycle: backends asks sandbox for the running server, never the reverse."""
+    tree = ast.parse((ROOT / "s3lab" / "sandbox.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+            imported |= {f"{node.module}.{alias.name}" for alias in node.names}
+    assert "s3lab.backends" not in imported and not any(
+        name.startswith("s3lab.backends") for name in imported
+    )
+
+
+def test_env_sets_and_clears_exactly_the_settings_lists(tmp_path: Path) -> None:
+    box = sandbox.Sandbox("server", 1, 9, "http://127.0.0.1:9", "", 0.0)
+    assert set(box.env()) == set(settings.SANDBOX_SETS)
+    lines = sandbox.env_exports(box).splitlines()
+    assert lines[-1] == "unset " + " ".join(settings.SANDBOX_CLEARS)
+
+
+def test_the_wanted_sandbox_comes_from_s3lab_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the session runs both sandboxes: with no name, S3LAB_BACKEND decides, else it is ambiguous
+    monkeypatch.setenv("S3LAB_BACKEND", "server")
+    assert backends.running_sandbox().backend == "server"
+    monkeypatch.setenv("S3LAB_BACKEND", "aws")
+    with pytest.raises(UsageError, match="both sandboxes"):
+        backends.running_sandbox()
+    assert backends.running_sandbox("moto").backend == "moto"

