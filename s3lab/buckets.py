@@ -26,7 +26,6 @@ from typing import Any
 
 from s3lab import backends
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
-from s3lab.names import NAME_RULES as NAME_RULES  # the chapter reads it as buckets.NAME_RULES
 from s3lab.names import require_valid_name, unique_name
 
 logger = logging.getLogger(__name__)

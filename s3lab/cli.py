@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from s3lab import sandbox
-from s3lab.errors import S3LabError, UsageError, from_boto
+from s3lab.errors import S3LabError, UsageError, translate
 
 
 class Parser(argparse.ArgumentParser):
@@ -784,7 +784,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted -- fix: run the same command again to finish", file=sys.stderr)
         return 130
     except Exception as exc:
-        translated = from_boto(exc)
+        translated = translate(exc)
         if translated is None:
             raise
         print(translated.one_line(), file=sys.stderr)

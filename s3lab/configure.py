@@ -35,7 +35,6 @@ from s3lab.awsfiles import (
     too_open,
     write_private,
 )
-from s3lab.doctor import doctor as doctor  # for s3lab/__init__.py: import it from s3lab.doctor
 from s3lab.errors import UsageError, translate
 from s3lab.regions import check_region, region_error
 

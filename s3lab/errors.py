@@ -348,7 +348,3 @@ def _by_status(status: int) -> tuple[type[S3LabError], str]:
     if status >= 500:
         return AWS_ERRORS["500"]
     return ServiceError, ServiceError.fix
-
-
-# The old name, kept for callers that have not moved yet.
-from_boto = translate

@@ -28,9 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s3lab.download import Progress
-from s3lab.download import pretty_fingerprint as pretty_fingerprint  # install.NAME in notebooks
 from s3lab.errors import UsageError
-from s3lab.install_plan import AWSCLI_FINGERPRINT as AWSCLI_FINGERPRINT  # likewise
 from s3lab.install_plan import InstallPlan, InstallSettings
 from s3lab.install_tools import plan_awscli, plan_mountpoint, plan_pip, plan_system_package
 from s3lab.machine import System, detect, probe_rclone

@@ -11,7 +11,7 @@ FUSE daemon, and each daemon fakes a different part of POSIX. This module
 - refuses targets that would hide files or nest mounts, waits until the mount really answers,
   cleans stale mounts, and unmounts lazily when a folder is busy.
 
-What each tool does with an append, a rename, an ``rm``... is data, in :mod:`s3lab.semantics`.
+What each tool does with an append, a rename, an ``rm``... is data, in :mod:`s3lab.mount_semantics`.
 
 Each mount program runs in the foreground of its own session (so it outlives the command that
 started it), with its output in ``$S3LAB_HOME/mounts/<key>.log``; a record next to it lets
@@ -34,52 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from s3lab import backends, processes, settings
-from s3lab.cost import fill_cost as fill_cost  # the mount chapters read it as mount.fill_cost
 from s3lab.errors import (
     AWS_ERRORS,
     MountError,
-    NotInstalledError,
     S3LabError,
     UsageError,
     code_of,
     translate,
 )
-from s3lab.mount_tools import PLANS, PROGRAMS, Connection, find_program, pick_tool
-from s3lab.semantics import COMMANDS, TOOLS, Behaviour, check_tool, compare, semantics
+from s3lab.mount_tools import PLANS, Connection, pick_tool
 
 logger = logging.getLogger(__name__)
 
-# What a notebook or test may reach as ``mount.<name>``.
-__all__ = [
-    "COMMANDS",
-    "PROGRAMS",
-    "TOOLS",
-    "Behaviour",
-    "Connection",
-    "Mount",
-    "MountError",
-    "NotInstalledError",
-    "check_bucket",
-    "check_tool",
-    "compare",
-    "connection",
-    "fill_cost",
-    "find_program",
-    "fuse_mounts",
-    "is_stale",
-    "mount",
-    "mounts",
-    "pick_backend",
-    "pick_tool",
-    "prepare_target",
-    "semantics",
-    "unmount",
-    "unmount_all",
-    "unmount_at_exit",
-]
-
-#: The name notebooks 60 and 70 call; the same function as :func:`pick_tool`.
-pick_backend = pick_tool
 
 # What each program puts in /proc/mounts: (source, fstype).
 _SIGNATURES = {"mountpoint": ("mountpoint-s3", "fuse"), "rclone": ("", "fuse.rclone")}
@@ -432,7 +398,7 @@ def mount(
         proc.pid,
         log,
         # "backend:" is what the chapters' saved outputs show; it names the tool chosen.
-        notes=[f"backend: {why}", *notes, *plan.notes],
+        notes=[f"tool: {why}", *notes, *plan.notes],
         start_ticks=identity.start_ticks,
         cmdline=list(identity.cmdline),
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from s3lab.errors import CredentialsError, NotInstalledError
-from s3lab.semantics import TOOLS, check_tool
+from s3lab.mount_semantics import TOOLS, check_tool
 
 PROGRAMS = {"mountpoint": "mount-s3", "rclone": "rclone", "s3fs": "s3fs"}
 INSTALL_HINTS = {

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from s3lab import mount_tools, semantics
+from s3lab import mount_semantics as semantics
+from s3lab import mount_tools
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 

@@ -383,10 +383,11 @@ def test_prices_and_the_seed_arithmetic() -> None:
 
 
 def test_the_mount_chapters_and_the_cost_page_share_one_sum() -> None:
-    from s3lab import mount, semantics
+    import s3lab
+    from s3lab import mount_semantics as semantics
 
     blocks = semantics.MOUNTPOINT_DF_BLOCKS
-    assert mount.fill_cost is cost.fill_cost
+    assert s3lab.fill_cost is cost.fill_cost
     assert blocks * 1024 == cost.MOUNTPOINT_DF_BYTES
     year = cost.fill_cost(blocks)["usd_per_year"]
     assert f"${year:,.0f} a year" in "\n".join(cost.seed_arithmetic())

@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from s3lab import cost, mount, mount_tools, processes, sandbox, semantics
+import s3lab
+from s3lab import cost, mount, mount_tools, processes, sandbox
+from s3lab import mount_semantics as semantics
 from s3lab.buckets import make_bucket, remove_bucket
 from s3lab.errors import AWS_ERRORS, NotInstalledError
 from s3lab.names import unique_name
@@ -144,8 +146,8 @@ def test_the_semantics_are_rows_of_data_and_semantics_filters_them() -> None:
     assert semantics.check_tool("mount-s3") == "mountpoint"
     with pytest.raises(semantics.UsageError, match="unknown mount tool"):
         semantics.semantics("fuse")
-    # the chapters reach the same functions through s3lab.mount
-    assert mount.semantics is semantics.semantics and mount.compare is semantics.compare
+    # the chapters reach the same functions through the public API
+    assert s3lab.semantics is semantics.semantics and s3lab.compare is semantics.compare
 
 
 def test_filling_the_df_size_costs_billions() -> None:
@@ -233,7 +235,7 @@ def test_auto_falls_back_to_rclone_then_s3fs(monkeypatch: pytest.MonkeyPatch) ->
         mount_tools.pick_tool("auto")
     with pytest.raises(NotInstalledError, match="mount-s3"):
         mount_tools.pick_tool("mountpoint")
-    assert mount.pick_backend is mount_tools.pick_tool  # the name notebooks 60 and 70 call
+    assert s3lab.pick_tool is mount_tools.pick_tool  # the name notebooks 60 and 70 call
 
 
 @pytest.mark.parametrize("tool", REAL)

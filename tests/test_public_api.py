@@ -40,7 +40,11 @@ def s3lab_names(source: str) -> set[str]:
     tree = ast.parse(source)
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "s3lab":
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] == "s3lab"
+        ):
             below = node.module.split(".")[1:]
             for alias in node.names:
                 found.add(".".join([*below, alias.name]))
