@@ -252,9 +252,9 @@ def configure_sandbox(
 
     The port changes when the sandbox restarts: run this again after ``s3lab sandbox start``.
     """
-    from s3lab import sandbox
+    from s3lab import backends, sandbox
 
-    box = sandbox.pick(backend)
+    box = backends.running_sandbox(backend)
     return configure(
         profile,
         access_key_id=sandbox.FAKE_ACCESS_KEY_ID,

@@ -474,6 +474,7 @@ def test_cleanup_needs_a_filter(lab) -> None:
 # --- the benchmark script ------------------------------------------------------------------------
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_benchmark_script_runs_in_quick_mode(tmp_path: Path) -> None:
     """Only that it runs and reports; timings are for people to read, never asserted."""
     result = subprocess.run(

@@ -273,6 +273,7 @@ class _FakeInstanceMetadata(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.integration  # reaches a running sandbox
 def test_instance_role_is_named_as_the_source(
     aws_files: tuple[Path, Path],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,

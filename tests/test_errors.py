@@ -125,6 +125,8 @@ def test_no_other_module_holds_advice_for_an_aws_code() -> None:
                 continue
             # A code next to a fix-like phrase in the same statement is advice written twice.
             for line_no, line in enumerate(text.splitlines(), 1):
-                if f'"{code}"' in line and ("fix" in line.lower() or "`s3lab" in line):
+                reads_the_table = "AWS_ERRORS" in line
+                advice = "fix" in line.lower() or "`s3lab" in line
+                if f'"{code}"' in line and advice and not reads_the_table:
                     offenders.append(f"{path.name}:{line_no}: {line.strip()}")
     assert not offenders, offenders

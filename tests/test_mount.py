@@ -309,6 +309,7 @@ def test_refuses_a_folder_inside_a_mount_and_a_folder_already_mounted(
     assert_one_line_error(again, "already a mount", "s3lab unmount")
 
 
+@pytest.mark.integration  # reaches a running sandbox
 def test_missing_bucket_and_missing_program_are_one_line_errors(
     mount_root: Path, tmp_path: Path
 ) -> None:

@@ -38,6 +38,7 @@ def test_both_backends_answer_the_aws_command(lab: backends.Backend, tmp_path: P
             assert name in done.stdout
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_start_twice_keeps_one_server(tmp_path: Path) -> None:
     first = sandbox.start("moto", home=tmp_path)
     try:
@@ -50,6 +51,7 @@ def test_start_twice_keeps_one_server(tmp_path: Path) -> None:
     assert [s.state for s in sandbox.status("moto", home=tmp_path)] == ["stopped"]
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_dead_server_is_detected_and_replaced(tmp_path: Path) -> None:
     first = sandbox.start("moto", home=tmp_path)
     os.killpg(first.pid, signal.SIGKILL)
@@ -66,6 +68,7 @@ def test_dead_server_is_detected_and_replaced(tmp_path: Path) -> None:
         sandbox.stop(home=tmp_path)
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_server_keeps_data_across_restart_and_stop_leaves_no_process(tmp_path: Path) -> None:
     box = sandbox.start("server", home=tmp_path)
     try:
@@ -105,6 +108,7 @@ def test_free_ports_are_distinct_free_and_outside_the_ephemeral_range() -> None:
     assert not [p for p in chosen if sandbox.port_in_use(p)]
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_port_in_use_is_refused(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -141,6 +145,7 @@ def test_missing_binary_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert sandbox.status("server", home=tmp_path)[0].state == "stopped"
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_env_lines_work_in_a_shell(tmp_path: Path) -> None:
     # end to end: the real command, evaluated by a shell
     box = sandbox.start("moto", home=tmp_path)
@@ -167,6 +172,7 @@ def test_using_a_stopped_backend_says_how_to_start_it(tmp_path: Path) -> None:
     assert "s3lab sandbox start --backend server" in caught.value.hint
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_a_reused_pid_in_the_state_file_is_never_signalled(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -234,6 +240,7 @@ def test_env_sets_and_clears_exactly_the_settings_lists(tmp_path: Path) -> None:
     assert lines[-1] == "unset " + " ".join(settings.SANDBOX_CLEARS)
 
 
+@pytest.mark.integration  # starts or reaches S3 servers
 def test_the_wanted_sandbox_comes_from_s3lab_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     # the session runs both sandboxes: with no name, S3LAB_BACKEND decides, else it is ambiguous
     monkeypatch.setenv("S3LAB_BACKEND", "server")
