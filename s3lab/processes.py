@@ -155,12 +155,17 @@ def _send(recorded: Identity, sig: int, group: bool) -> bool:
 
 
 def wait_gone(recorded: Identity, timeout: float, reap: Callable[[], object] | None = None) -> bool:
-    """Wait up to ``timeout`` seconds for the process to end; True when it has."""
+    """Wait up to ``timeout`` seconds for the process to end; True when it has.
+
+    Ended means no live process with that pid and start time. The command line is not asked:
+    a process that is exiting already reads an empty ``/proc/PID/cmdline`` while it still runs.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if reap is not None:
             reap()
-        if not is_running(recorded):
+        now = identify(recorded.pid)
+        if now is None or now.start_ticks != recorded.start_ticks:
             return True
         if time.monotonic() >= deadline:
             return False
