@@ -150,8 +150,12 @@ test_distro() {
     return 0
   fi
   say "distribution's Python ($DISTRO_PYTHON, ${info%% *}): README set-up into $DISTRO_VENV, then a fast subset"
+  local start=$SECONDS status=0
   S3LAB_PYTHON=$DISTRO_PYTHON S3LAB_VENV=$DISTRO_VENV bash tasks.sh setup &&
-    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_SUBSET[@]}"
+    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_SUBSET[@]}" ||
+    status=$?
+  say "distribution's Python: set-up and subset $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s"
+  return "$status"
 }
 
 # Maintainers only (learners never need uv): resolve the lock for the oldest claimed Python,
