@@ -108,10 +108,13 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c '' 2>/dev/null; then
     return 0
   fi
-  if [ -e "$VENV" ] && [ "$(head -1 "$stamp" 2>/dev/null)" != "$made_by" ]; then
+  # Same interpreter, other inputs: pip updates the venv in place. Another interpreter (or one
+  # that no longer runs): the venv is made anew.
+  if [ -e "$VENV" ] && { [ "$(head -1 "$stamp" 2>/dev/null)" != "$made_by" ] ||
+    ! "$VENV/bin/python" -c '' 2>/dev/null; }; then
     [ -f "$VENV/pyvenv.cfg" ] ||
       fail "$VENV exists and is not a virtual environment -- fix: move it away, or set S3LAB_VENV"
-    say "making $VENV again: it was not made from $PYTHON ($PYTHON_VERSION)"
+    say "making $VENV again: it was not made from $PYTHON ($PYTHON_VERSION), or no longer runs"
     rm -rf "$VENV"
   fi
   "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null ||
@@ -163,7 +166,7 @@ test_distro() {
 # pins are kept where they still fit), then check that it installs from wheels on each claimed
 # minor version. Pass --upgrade (or --upgrade-package NAME) to move pins forward.
 lock() {
-  local tools="$PWD/.venv-lock" out minor
+  local tools="$PWD/.venv-lock" out minor platform
   if ! "$tools/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION"; then
     say "installing uv $UV_VERSION into $tools"
     python3 -m venv "$tools" && "$tools/bin/python" -m pip install -q "uv==$UV_VERSION"
