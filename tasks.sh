@@ -6,16 +6,28 @@
 #   bash tasks.sh book     build the site into _build/html, executing every notebook on the sandbox
 #   bash tasks.sh test     run every test: unit, FUSE mounts, each notebook on moto and on SeaweedFS
 #   bash tasks.sh bench    benchmarks: s3lab against the aws command on the same endpoint
-#   bash tasks.sh setup    only the set-up
+#   bash tasks.sh setup    only the set-up (S3LAB_PYTHON=/path/to/python3 picks the interpreter)
 #   bash tasks.sh outputs  re-execute the notebooks in place (after editing one), then commit them
 #   bash tasks.sh lint     ruff
+#   bash tasks.sh lock     maintainers: re-resolve requirements.lock with uv (--upgrade to update)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${S3LAB_VENV:-$PWD/.venv}
 # gpg: the install tests make a signing key and sign stand-ins (s3lab itself verifies with
 # gpgv, which every Debian and Ubuntu system already has). podman, runc and busybox-static:
 # the containers test runs a checkpoint writer in a container built from local parts.
+# python3-venv: Debian's own python3 makes no virtual environment without it.
 SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static)
+
+# The Pythons the project claims: requires-python's lower bound in pyproject.toml (the lock is
+# resolved for it: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
+OLDEST_PYTHON=$(sed -n 's/^requires-python = ">=\([0-9]*\.[0-9]*\)"$/\1/p' pyproject.toml)
+NEWEST_PYTHON=$(sed -n 's/^newest-python = "\([0-9]*\.[0-9]*\)"$/\1/p' pyproject.toml)
+# The Python a fresh Debian 12 or later has: the test command also sets up and runs a fast
+# subset of the tests with it (see test_distro).
+DISTRO_PYTHON=${S3LAB_DISTRO_PYTHON:-/usr/bin/python3}
+# uv resolves the lock for a Python it does not have; only maintainers need it (bash tasks.sh lock).
+UV_VERSION=0.13.9
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -39,22 +51,150 @@ setup_system() {
     --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+fail() { echo "error: $*" >&2; exit 1; }
+
+# "VERSION REALPATH" of the interpreter $1 (a name on PATH or a path), or nothing if it does not run.
+python_info() {
+  { "$1" -c 'import os, sys; print("%d.%d.%d" % sys.version_info[:3], os.path.realpath(sys.executable))' \
+    2>/dev/null || true; } | tail -1
+}
+
+# Is version $1 (X.Y.Z) at least OLDEST_PYTHON?
+new_enough() {
+  local major minor oldest_major=${OLDEST_PYTHON%%.*} oldest_minor=${OLDEST_PYTHON#*.}
+  IFS=. read -r major minor _ <<<"$1"
+  ((major > oldest_major || (major == oldest_major && minor >= oldest_minor)))
+}
+
+# Sets PYTHON and PYTHON_VERSION: S3LAB_PYTHON when set, else the first new enough of python3,
+# python3.11, python3.12, ... on PATH; else one line that says how to get one.
+pick_python() {
+  local works="Python $OLDEST_PYTHON to $NEWEST_PYTHON (Debian 12 and 13, Ubuntu 24.04 and later)"
+  local get="sudo apt-get install python3.11 python3.11-venv, or conda env create -f environment.yml && conda activate s3lab"
+  local info candidate minor seen=()
+  if [ -n "${S3LAB_PYTHON:-}" ]; then
+    info=$(python_info "$S3LAB_PYTHON")
+    [ -n "$info" ] || fail "S3LAB_PYTHON=$S3LAB_PYTHON does not run -- fix: point it at $works, or unset it"
+    new_enough "${info%% *}" ||
+      fail "S3LAB_PYTHON=$S3LAB_PYTHON is Python ${info%% *}; s3lab needs $works -- fix: $get"
+  else
+    for candidate in python3 $(for ((minor = ${OLDEST_PYTHON#*.}; minor <= ${NEWEST_PYTHON#*.}; minor++)); do
+      echo "python3.$minor"; done); do
+      command -v "$candidate" >/dev/null || continue
+      info=$(python_info "$candidate")
+      [ -n "$info" ] || continue
+      new_enough "${info%% *}" && break
+      seen+=("$candidate is ${info%% *}")
+      info=""
+    done
+    [ -n "$info" ] ||
+      fail "no new enough Python on PATH (${seen[*]:-no python3}); s3lab needs $works -- fix: $get"
+  fi
+  PYTHON_VERSION=${info%% *}
+  PYTHON=${info#* }
+  local minor_now=${PYTHON_VERSION#*.}
+  if ((${minor_now%%.*} > ${NEWEST_PYTHON#*.})); then
+    say "note: Python $PYTHON_VERSION is newer than the lock is checked for ($NEWEST_PYTHON); if set-up fails, use S3LAB_PYTHON=python$NEWEST_PYTHON"
+  fi
+}
+
 setup_python() {
-  local want stamp="$VENV/.s3lab-setup"
-  want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  pick_python
+  local stamp="$VENV/.s3lab-setup" made_by want
+  # The stamp names the interpreter and the inputs: a change of either sets the venv up again.
+  made_by="python $PYTHON_VERSION $PYTHON"
+  want="$made_by
+inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c '' 2>/dev/null; then
     return 0
   fi
-  say "installing Python packages into $VENV (first time: a few minutes; log: $VENV/setup.log)"
-  python3 -m venv "$VENV"
+  # Same interpreter, other inputs: pip updates the venv in place. Another interpreter (or one
+  # that no longer runs): the venv is made anew.
+  if [ -e "$VENV" ] && { [ "$(head -1 "$stamp" 2>/dev/null)" != "$made_by" ] ||
+    ! "$VENV/bin/python" -c '' 2>/dev/null; }; then
+    [ -f "$VENV/pyvenv.cfg" ] ||
+      fail "$VENV exists and is not a virtual environment -- fix: move it away, or set S3LAB_VENV"
+    say "making $VENV again: it was not made from $PYTHON ($PYTHON_VERSION), or no longer runs"
+    rm -rf "$VENV"
+  fi
+  "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null ||
+    fail "$PYTHON ($PYTHON_VERSION) cannot make virtual environments -- fix: sudo apt-get install python${PYTHON_VERSION%.*}-venv"
+  say "installing Python packages into $VENV with Python $PYTHON_VERSION (first time: a few minutes; log: $VENV/setup.log)"
+  "$PYTHON" -m venv "$VENV"
   if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
     "$VENV/bin/python" -m pip install -c requirements.lock -e '.[test]' &&
     "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3; } >"$VENV/setup.log" 2>&1; then
-    tail -20 "$VENV/setup.log" >&2
-    echo "error: installing Python packages failed -- fix: read $VENV/setup.log, then run again" >&2
-    exit 1
+    grep '^ERROR' "$VENV/setup.log" | head -3 >&2 || true
+    fail "installing Python packages failed -- fix: read $VENV/setup.log, then run again"
   fi
   echo "$want" >"$stamp"
+}
+
+# The README's set-up and a fast subset of the tests on the distribution's own Python (Debian
+# 12's /usr/bin/python3 is 3.11.2, older than the separately installed python3 a developer or
+# CI may have first on PATH): a pin that excludes it fails here, not on a learner's machine.
+DISTRO_VENV=$PWD/.venv-distro
+# About 40 s: the set-up checks, the unit tests of buckets and configure on moto (no SeaweedFS,
+# no benchmark, no slow interrupt test), and the first notebook on moto.
+DISTRO_SUBSET=(
+  tests/test_setup.py tests/test_buckets.py tests/test_configure.py
+  notebooks/10_first_bucket.ipynb::moto
+  -k "not server and not benchmark and not interrupted"
+)
+test_distro() {
+  local info
+  info=$(python_info "$DISTRO_PYTHON")
+  if [ -z "$info" ]; then
+    say "distribution's Python: skipped, $DISTRO_PYTHON does not run here (not Debian or Ubuntu)"
+    return 0
+  fi
+  if ! new_enough "${info%% *}"; then
+    say "distribution's Python: skipped, $DISTRO_PYTHON is ${info%% *}, older than $OLDEST_PYTHON (set-up picks another Python there)"
+    return 0
+  fi
+  say "distribution's Python ($DISTRO_PYTHON, ${info%% *}): README set-up into $DISTRO_VENV, then a fast subset"
+  local start=$SECONDS status=0
+  S3LAB_PYTHON=$DISTRO_PYTHON S3LAB_VENV=$DISTRO_VENV bash tasks.sh setup &&
+    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_SUBSET[@]}" ||
+    status=$?
+  say "distribution's Python: set-up and subset $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s"
+  return "$status"
+}
+
+# Maintainers only (learners never need uv): resolve the lock for the oldest claimed Python,
+# one pin per package for every claimed version (universal, fewest versions; the current lock's
+# pins are kept where they still fit), then check that it installs from wheels on each claimed
+# minor version. Pass --upgrade (or --upgrade-package NAME) to move pins forward.
+lock() {
+  local tools="$PWD/.venv-lock" out minor platform
+  if ! "$tools/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION"; then
+    say "installing uv $UV_VERSION into $tools"
+    python3 -m venv "$tools" && "$tools/bin/python" -m pip install -q "uv==$UV_VERSION"
+  fi
+  out=$(mktemp)
+  # First for the oldest Python alone (a kept pin that needs a newer one, such as soupsieve
+  # 4.1.3 needing 3.11.5, is replaced here), then for all of them with those pins preferred.
+  cp requirements.lock "$out"
+  "$tools/bin/uv" pip compile -q pyproject.toml --extra test --python-version "$OLDEST_PYTHON" \
+    --no-header -o "$out" "$@"
+  "$tools/bin/uv" pip compile -q pyproject.toml --extra test --universal --fork-strategy fewest \
+    --python-version "$OLDEST_PYTHON" --annotation-style line --no-header -o "$out"
+  {
+    echo "# Every pinned dependency of s3lab[test], one version for every Python from"
+    echo "# $OLDEST_PYTHON.0 to $NEWEST_PYTHON (the markers name the few needed only on some)."
+    echo "# Made by 'bash tasks.sh lock' (uv pip compile --universal --python-version $OLDEST_PYTHON);"
+    echo "# set-up installs it with plain pip: pip install -c requirements.lock -e '.[test]'"
+    cat "$out"
+  } >requirements.lock
+  rm -f "$out"
+  for ((minor = ${OLDEST_PYTHON#*.}; minor <= ${NEWEST_PYTHON#*.}; minor++)); do
+    for platform in x86_64-manylinux_2_28 aarch64-manylinux_2_28; do
+      "$tools/bin/uv" pip compile -q pyproject.toml --extra test -c requirements.lock \
+        --python-version "3.$minor" --python-platform "$platform" --no-build -o /dev/null ||
+        fail "requirements.lock does not install on Python 3.$minor ($platform) -- fix: pin a version that does, or narrow requires-python"
+    done
+  done
+  say "requirements.lock: resolved for Python $OLDEST_PYTHON.0, wheels for 3.${OLDEST_PYTHON#*.} to $NEWEST_PYTHON checked"
 }
 
 setup() {
@@ -80,7 +220,15 @@ case "$cmd" in
     ;;
   test)
     setup
-    python -m pytest "$@"
+    status=0
+    if [ $# -eq 0 ]; then
+      test_distro || status=$?
+    else
+      say "distribution's Python: skipped, a test selection was given (bash tasks.sh test runs it)"
+    fi
+    # The full suite last, so its summary closes the output.
+    python -m pytest "$@" || status=$?
+    exit "$status"
     ;;
   bench)
     setup
@@ -91,12 +239,13 @@ case "$cmd" in
     export S3LAB_HOME="$PWD/_build/sandbox"
     s3lab sandbox run --backend all -- python scripts/refresh_outputs.py "$@"
     ;;
+  lock) lock "$@" ;;
   lint)
     setup
     ruff check . && ruff format --check s3lab tests bench scripts
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
     [ "$cmd" = help ] || exit 2
     ;;
 esac
