@@ -8,7 +8,7 @@
 #   bash tasks.sh bench    benchmarks: s3lab against the aws command on the same endpoint
 #   bash tasks.sh setup    only the set-up (S3LAB_PYTHON=/path/to/python3 picks the interpreter)
 #   bash tasks.sh outputs  re-execute the notebooks in place (after editing one), then commit them
-#   bash tasks.sh lint     ruff
+#   bash tasks.sh lint     ruff and mypy (the test command runs it too)
 #   bash tasks.sh lock     maintainers: re-resolve requirements.lock with uv (--upgrade to update)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -134,13 +134,9 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 # 12's /usr/bin/python3 is 3.11.2, older than the separately installed python3 a developer or
 # CI may have first on PATH): a pin that excludes it fails here, not on a learner's machine.
 DISTRO_VENV=$PWD/.venv-distro
-# About 40 s: the set-up checks, the unit tests of buckets and configure on moto (no SeaweedFS,
-# no benchmark, no slow interrupt test), and the first notebook on moto.
-DISTRO_SUBSET=(
-  tests/test_setup.py tests/test_buckets.py tests/test_configure.py
-  notebooks/10_first_bucket.ipynb::moto
-  -k "not server and not benchmark and not interrupted"
-)
+# The unit tests (no server, about 20 s) and the first notebook on moto.
+DISTRO_UNIT=(tests -m "not integration")
+DISTRO_NOTEBOOK=(notebooks/10_first_bucket.ipynb::moto)
 test_distro() {
   local info
   info=$(python_info "$DISTRO_PYTHON")
@@ -155,7 +151,8 @@ test_distro() {
   say "distribution's Python ($DISTRO_PYTHON, ${info%% *}): README set-up into $DISTRO_VENV, then a fast subset"
   local start=$SECONDS status=0
   S3LAB_PYTHON=$DISTRO_PYTHON S3LAB_VENV=$DISTRO_VENV bash tasks.sh setup &&
-    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_SUBSET[@]}" ||
+    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_UNIT[@]}" &&
+    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_NOTEBOOK[@]}" ||
     status=$?
   say "distribution's Python: set-up and subset $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s"
   return "$status"
@@ -197,6 +194,11 @@ lock() {
   say "requirements.lock: resolved for Python $OLDEST_PYTHON.0, wheels for 3.${OLDEST_PYTHON#*.} to $NEWEST_PYTHON checked"
 }
 
+# Style and types: ruff, and mypy over the package (with boto3's type stubs).
+lint() {
+  ruff check . && ruff format --check s3lab tests bench scripts conftest.py && mypy
+}
+
 setup() {
   setup_system
   setup_python
@@ -222,6 +224,8 @@ case "$cmd" in
     setup
     status=0
     if [ $# -eq 0 ]; then
+      say "lint: ruff and mypy"
+      lint || status=$?
       test_distro || status=$?
     else
       say "distribution's Python: skipped, a test selection was given (bash tasks.sh test runs it)"
@@ -242,7 +246,7 @@ case "$cmd" in
   lock) lock "$@" ;;
   lint)
     setup
-    ruff check . && ruff format --check s3lab tests bench scripts
+    lint
     ;;
   *)
     sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'

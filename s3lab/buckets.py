@@ -148,7 +148,7 @@ def make_bucket(
     wanted = {
         MADE_BY[0]: MADE_BY[1],
         "owner": owner or default_owner(),
-        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **(tags or {}),
     }
     current = bucket_tags(client, name)
@@ -468,7 +468,7 @@ def _created(tags: dict[str, str], fallback: Any) -> _dt.datetime | None:
     if text:
         try:
             moment = _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
-            return moment.replace(tzinfo=_dt.timezone.utc)
+            return moment.replace(tzinfo=_dt.UTC)
         except ValueError:
             pass
     return fallback if isinstance(fallback, _dt.datetime) else None
@@ -483,7 +483,7 @@ def cleanup_candidates(
     """
     cutoff = None
     if older_than:
-        cutoff = _dt.datetime.now(_dt.timezone.utc) - parse_age(older_than)
+        cutoff = _dt.datetime.now(_dt.UTC) - parse_age(older_than)
     found = []
     for bucket in list_buckets(client):
         tags = bucket_tags(client, bucket["name"])

@@ -121,7 +121,7 @@ def test_make_in_a_region_and_tag(lab, region: str) -> None:
             print(f"SeaweedFS ignores LocationConstraint (it answered {location!r}); made {name}")
         tags = buckets.bucket_tags(client, name)
         assert tags["made-by"] == "s3lab" and tags["owner"] == "tester"
-        assert tags["created"].startswith(dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-"))
+        assert tags["created"].startswith(dt.datetime.now(dt.UTC).strftime("%Y-%m-"))
         # Making it again is fine (BucketAlreadyOwnedByYou, or 200 in us-east-1), tags kept.
         assert buckets.make_bucket(client, name, region, owner="someone-else") == name
         assert buckets.bucket_tags(client, name)["owner"] == "tester"

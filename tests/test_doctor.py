@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -250,7 +250,7 @@ class _FakeInstanceMetadata(BaseHTTPRequestHandler):
             self._answer(None, 401)
             return
         base = "/latest/meta-data/iam/security-credentials/"
-        expires = datetime.now(timezone.utc) + timedelta(hours=6)
+        expires = datetime.now(UTC) + timedelta(hours=6)
         keys = {
             "Code": "Success",
             "Type": "AWS-HMAC",
