@@ -15,7 +15,8 @@ VENV=${S3LAB_VENV:-$PWD/.venv}
 # gpg: the install tests make a signing key and sign stand-ins (s3lab itself verifies with
 # gpgv, which every Debian and Ubuntu system already has). podman, runc and busybox-static:
 # the containers test runs a checkpoint writer in a container built from local parts.
-SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static)
+# chromium: the site test opens every page of the built book in it (headless).
+SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
