@@ -308,6 +308,7 @@ def _check_page(context: Any, origin: str, url: str, shot: Path) -> dict[str, li
             )
             if empty:
                 found["problems"].append(f"{empty} empty outputs")
+        page.screenshot(path=str(shot), full_page=True)  # as a reader first sees it
         solutions = page.locator(".solution.dropdown")
         for n in range(solutions.count()):
             solution = solutions.nth(n)
@@ -315,10 +316,10 @@ def _check_page(context: Any, origin: str, url: str, shot: Path) -> dict[str, li
             expect(body).to_be_hidden()
             solution.locator(".toggle-button").click()
             expect(body).to_be_visible()
+            solution.screenshot(path=str(shot.with_name(f"{shot.stem}-solution-{n + 1}.png")))
             solution.locator(".toggle-button").click()
             expect(body).to_be_hidden()
             found.setdefault("solutions", []).append(f"solution {n + 1} opens and closes")
-        page.screenshot(path=str(shot), full_page=True)
     except Exception as error:  # a timeout or a failed expectation: report it with the rest
         found["problems"].append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
     finally:
