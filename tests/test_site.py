@@ -27,7 +27,7 @@ from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 import yaml
@@ -49,11 +49,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def report(request: pytest.FixtureRequest, line: str) -> None:
+def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
     """A line on the terminal, shown even when output is captured."""
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        terminal.write_line(line)
+    with capsys.disabled():
+        print(line)
 
 
 @pytest.fixture(scope="session")
@@ -119,14 +118,17 @@ def test_notebook_pages_have_launch_download_and_repository_buttons(site: Path) 
 @pytest.fixture(scope="session")
 def linkcheck(site: Path) -> list[dict[str, Any]]:
     """Sphinx's linkcheck on the same build folder (notebook outputs come from its cache)."""
-    out = site.parent.parent
-    jupyter_book(out, "--builder", "linkcheck", log_name="linkcheck.log")
-    lines = (out / "_build" / "linkcheck" / "output.json").read_text().splitlines()
+    jupyter_book(site.parent.parent, "--builder", "linkcheck", log_name="linkcheck.log")
+    # jupyter-book points the linkcheck builder at _build/html: keep the site as published.
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    for name in ("output.json", "output.txt"):
+        shutil.move(site / name, ARTEFACTS / f"linkcheck-{name}")
+    lines = (ARTEFACTS / "linkcheck-output.json").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
 def test_linkcheck_finds_no_broken_link_and_fetches_no_external_one(
-    linkcheck: list[dict[str, Any]], request: pytest.FixtureRequest
+    linkcheck: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert linkcheck, "linkcheck saw no link at all"
     broken = [e for e in linkcheck if e["status"] == "broken"]
@@ -141,7 +143,7 @@ def test_linkcheck_finds_no_broken_link_and_fetches_no_external_one(
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     listing = ARTEFACTS / "external-links.txt"
     listing.write_text("".join(f"{uri}\t{source}\n" for uri, source in external))
-    report(request, f"\nlinkcheck: {len(external)} external links listed, not fetched: {listing}")
+    report(capsys, f"\nlinkcheck: {len(external)} external links listed, not fetched: {listing}")
 
 
 _REFS = {"a": "href", "link": "href", "img": "src", "script": "src", "iframe": "src"}
@@ -178,14 +180,18 @@ def _pages(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0][0] != "_")
 
 
-def test_every_internal_link_and_anchor_resolves(site: Path) -> None:
+def test_every_internal_link_and_anchor_resolves(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     site = site.resolve()
-    broken = []
+    broken, external = [], set()
     for page in _pages(site):
         for ref in _parse(page).refs:
             parts = urlsplit(ref)
+            if parts.scheme in {"http", "https"}:
+                external.add(ref)  # another site: listed, not fetched
             if parts.scheme or parts.netloc:
-                continue  # another site (listed by the linkcheck test), mailto:, data:
+                continue
             target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
             if target.is_dir():
                 target = target / "index.html"
@@ -198,6 +204,10 @@ def test_every_internal_link_and_anchor_resolves(site: Path) -> None:
                 and unquote(parts.fragment) not in _parse(target).ids
             ):
                 broken.append(f"{where} (no such anchor)")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    listing = ARTEFACTS / "external-hrefs.txt"
+    listing.write_text("".join(f"{ref}\n" for ref in sorted(external)))
+    report(capsys, f"\nbuilt HTML: {len(external)} links to other sites listed: {listing}")
     assert not broken, "\n".join(broken)
 
 
@@ -255,8 +265,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             context.close()
 
 
-def _check_page(context: Any, origin: str, url: str, shot: Path) -> dict[str, list[str]]:
-    """Open one page; what went wrong on it, and the requests to other hosts."""
+def _check_page(
+    context: Any, origin: str, url: str, shot: Path, redirect: str | None = None
+) -> dict[str, list[str]]:
+    """Open one page (and the page it redirects to); what went wrong, requests to other hosts."""
     from playwright.sync_api import expect
 
     found: dict[str, list[str]] = {"problems": [], "external": []}
@@ -291,9 +303,8 @@ def _check_page(context: Any, origin: str, url: str, shot: Path) -> dict[str, li
     page.on("requestfailed", failed)
     try:
         page.goto(url, wait_until="load")
-        if page.locator('meta[http-equiv="refresh"]').count():
-            page.wait_for_url(lambda u: u != url)  # index.html: a redirect to the first page
-            page.wait_for_load_state("load")
+        if redirect:  # index.html: wait for its refresh to land (reading the page meanwhile hung)
+            page.wait_for_url(urljoin(url, redirect), wait_until="load")
         broken = page.evaluate(
             "Array.from(document.images).filter(i => i.complete && !i.naturalWidth).map(i => i.src)"
         )
@@ -328,7 +339,7 @@ def _check_page(context: Any, origin: str, url: str, shot: Path) -> dict[str, li
 
 
 def test_every_page_in_a_real_browser(
-    site: Path, site_url: str, browser: Any, request: pytest.FixtureRequest
+    site: Path, site_url: str, browser: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shots = ARTEFACTS / "screenshots"
     shutil.rmtree(shots, ignore_errors=True)
@@ -337,13 +348,17 @@ def test_every_page_in_a_real_browser(
     for path in _pages(site):
         name = path.relative_to(site).as_posix()
         shot = shots / (name.replace("/", "__").removesuffix(".html") + ".png")
-        results[name] = _check_page(browser, site_url, site_url + name, shot)
+        refresh = re.search(
+            r'http-equiv="refresh" content="\d+; *url=([^"]+)"', path.read_text(), re.I
+        )
+        redirect = refresh.group(1) if refresh else None
+        results[name] = _check_page(browser, site_url, site_url + name, shot, redirect)
     (ARTEFACTS / "browser.json").write_text(json.dumps(results, indent=1))
     external = sorted({url for r in results.values() for url in r["external"]})
     (ARTEFACTS / "external-requests.txt").write_text("".join(f"{u}\n" for u in external))
     solutions = sum(len(r.get("solutions", [])) for r in results.values())
     report(
-        request,
+        capsys,
         f"\nbrowser: {len(results)} pages in chromium, {solutions} solutions toggled, "
         f"{len(external)} requests to other hosts blocked; screenshots in {shots}, "
         f"report in {ARTEFACTS / 'browser.json'}",
