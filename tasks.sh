@@ -17,7 +17,8 @@ VENV=${S3LAB_VENV:-$PWD/.venv}
 # gpgv, which every Debian and Ubuntu system already has). podman, runc and busybox-static:
 # the containers test runs a checkpoint writer in a container built from local parts.
 # python3-venv: Debian's own python3 makes no virtual environment without it.
-SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static)
+# chromium: the site test opens every page of the built book in it (headless).
+SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static chromium)
 
 # The Pythons the project claims: requires-python's lower bound in pyproject.toml (the lock is
 # resolved for it: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
@@ -217,7 +218,16 @@ case "$cmd" in
     say "building the site (notebooks executed on the local sandbox)"
     # A sandbox of its own, so a learner's running sandbox is left alone.
     export S3LAB_HOME="$PWD/_build/sandbox"
-    s3lab sandbox run --backend all -- jupyter-book build --all . "$@"
+    # Warnings are errors (-W), all of them reported (--keep-going). A notebook is executed only
+    # when its code changed since the last build (execute_notebooks: cache, in _config.yml), so
+    # the sandboxes are started only when scripts/book_cache.py names one to execute.
+    build=(jupyter-book build --all -W --keep-going . "$@")
+    if [ $# -eq 0 ] && python scripts/book_cache.py >/dev/null; then  # extra flags: may build elsewhere
+      say "every notebook's outputs are in _build/.jupyter_cache: none executed, no sandbox"
+      "${build[@]}"
+    else
+      s3lab sandbox run --backend all -- "${build[@]}"
+    fi
     echo "site: $PWD/_build/html/index.html"
     ;;
   test)

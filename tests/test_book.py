@@ -1,22 +1,21 @@
 """The site builds from executed notebooks, and no page or file leaks a key.
 
-The build runs jupyter-book exactly as `bash tasks.sh book` does, on the sandboxes this test
-session started, into a temporary folder.
+The build runs jupyter-book as `bash tasks.sh book` does (warnings are errors), on the
+sandboxes this test session started, into a temporary folder (tests/site_build.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from tests.secrets_guard import find_keys
+from tests.site_build import built_site
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -24,22 +23,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    jb = Path(sys.executable).parent / "jupyter-book"
-    done = subprocess.run(
-        [str(jb), "build", "--all", str(ROOT), "--path-output", str(out)],
-        capture_output=True,
-        text=True,
-        env={**os.environ},
-        timeout=1500,
-        check=False,
-    )
-    log = out / "build.log"
-    log.write_text(done.stdout + done.stderr)
-    assert done.returncode == 0, (
-        f"book build failed, see {log}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-    )
-    return out / "_build" / "html"
+    return built_site(tmp_path_factory.getbasetemp())
 
 
 def test_site_has_a_page_per_notebook_with_this_runs_outputs(site: Path) -> None:
