@@ -46,12 +46,16 @@ def _backends(value: str) -> list[str]:
 
 
 def _sandbox_start(args: argparse.Namespace) -> int:
+    from s3lab import backends
+
     if args.port and args.backend == "all":
         raise UsageError("--port needs a single backend", "add --backend moto or --backend server")
     for name in _backends(args.backend):
         print(f"starting the {name} sandbox...", file=sys.stderr, flush=True)
-        box = sandbox.start(name, port=args.port, timeout=args.timeout)
+        box, note = backends.start_sandbox(name, port=args.port, timeout=args.timeout)
         print(f"{name}: running at {box.endpoint_url} (pid {box.pid})")
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     print('next: eval "$(s3lab sandbox env)"  then  aws s3 ls', file=sys.stderr)
     return 0
 
