@@ -7,12 +7,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from s3lab import backends, sandbox
-from tests.conftest import cli
+from tests.conftest import ROOT, cli
 
 
 def _aws(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -83,3 +84,63 @@ def test_a_taken_port_moves_the_sandbox_and_rewrites_its_profile(
         _account_and_profile_work(moved, aws_dir)
     finally:
         sandbox.stop()
+
+
+@pytest.mark.integration  # runs a notebook on the session's sandboxes
+def test_the_lab_kernel_is_registered_and_runs_a_chapter() -> None:
+    """What ``bash tasks.sh lab --check`` does, for the first chapter only (nbval runs them all).
+
+    The kernel the notebooks name (python3) carries the display name the learner sees in
+    JupyterLab, and the first notebook runs top to bottom in it, on the session's sandboxes.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert KernelSpecManager().get_kernel_spec("python3").display_name == "Python (s3lab)"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lab_check.py"), "notebooks/10_first_bucket.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "10_first_bucket.ipynb            ok" in done.stdout, done.stdout
+    assert "1 of 1 notebooks ran top to bottom (kernel 'Python (s3lab)')" in done.stdout
+
+
+def _setup_system(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """tasks.sh's setup_system as a user who is not root, with every system package missing."""
+    tasks = (ROOT / "tasks.sh").read_text()
+    functions = "\n".join(
+        tasks[
+            tasks.index(f"\n{name}() {{") : tasks.index("\n}\n", tasks.index(f"\n{name}() {{")) + 3
+        ]
+        for name in ("say", "setup_system")
+    )
+    packages = tasks[tasks.index("SYSTEM_PACKAGES=(") :].split("\n", 1)[0]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, body in (("id", "echo 1000"), ("dpkg-query", "exit 1"), ("apt-get", "exit 9")):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    script = (
+        f"set -euo pipefail\n{packages}\n{functions}\nsetup_system {' '.join(args)}\necho went-on"
+    )
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        timeout=30,
+    )
+
+
+def test_a_learner_who_is_not_root_goes_on_without_the_fuse_packages(tmp_path: Path) -> None:
+    lab = _setup_system(tmp_path, "optional")
+    assert lab.returncode == 0, lab.stderr
+    assert "went-on" in lab.stdout
+    assert "sudo apt-get install -y fuse3 s3fs" in lab.stderr, lab.stderr
+    assert "mount chapters" in lab.stderr
+    test = _setup_system(tmp_path / "t")
+    assert test.returncode == 1 and "went-on" not in test.stdout
+    assert test.stderr.startswith("error: missing system packages"), test.stderr
