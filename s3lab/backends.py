@@ -108,8 +108,12 @@ class Backend:
             kwargs["endpoint_url"] = self.endpoint_url
         return self.session().resource(service, **kwargs)
 
-    def __repr__(self) -> str:  # never show keys, even the fake ones, in a notebook
-        where = self.endpoint_url or f"profile {self.profile or 'default'}"
+    def __repr__(self) -> str:
+        """Where requests go, by name: never keys (even the fake ones), nor a local port.
+
+        A notebook shows this; a page built from it must not show the build machine's port.
+        """
+        where = "local sandbox" if self.is_sandbox else f"profile {self.profile or 'default'}"
         return f"Backend({self.name!r}, {where})"
 
 

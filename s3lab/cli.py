@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from s3lab import sandbox
@@ -645,13 +646,21 @@ def _add_install(sub: argparse._SubParsersAction) -> None:
 # --- mount and unmount ------------------------------------------------------------------------
 
 
+def _here(text: str) -> str:
+    """``text`` with paths under the current folder shown relative to it, as a person typed them.
+
+    ``s3lab mount my-bucket bucket`` then says "mounted ... on bucket", not the absolute path.
+    """
+    return text.replace(f"{Path.cwd()}/".replace("//", "/"), "")
+
+
 def _mount(args: argparse.Namespace) -> int:
     from s3lab import mount
 
     if args.list:
         found = mount.mounts()
         for row in found:
-            print(row.describe())
+            print(_here(row.describe()))
         if not found:
             print("no bucket is mounted")
         return 0
@@ -670,14 +679,16 @@ def _mount(args: argparse.Namespace) -> int:
         path_style=args.path_style,
         uid=args.uid,
         gid=args.gid,
+        allow_other=args.allow_other,
         timeout=args.timeout,
     )
     for note in done.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(_here(f"note: {note}"), file=sys.stderr)
     flags = f" ({', '.join(done.flags)})" if done.flags else ""
     where = f"s3://{args.bucket}/{done.prefix}"
-    print(f"mounted {where} on {done.directory} with {done.tool}{flags}")
-    print(f"next: ls -al {done.directory}   then   s3lab unmount {done.directory}", file=sys.stderr)
+    folder = _here(str(done.directory))
+    print(f"mounted {where} on {folder} with {done.tool}{flags}")
+    print(f"next: ls -al {folder}   then   s3lab unmount {folder}", file=sys.stderr)
     return 0
 
 
@@ -722,6 +733,12 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
     )
     job.add_argument("--uid", type=int, help="owner of the files (a number)")
     job.add_argument("--gid", type=int, help="group of the files (a number)")
+    job.add_argument(
+        "--allow-other",
+        action="store_true",
+        help="let other users (root and containers included) use the mount; not root: needs "
+        "user_allow_other in /etc/fuse.conf",
+    )
     job.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the mount")
     job.set_defaults(func=_mount)
 
@@ -729,7 +746,7 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
 def _unmount(args: argparse.Namespace) -> int:
     from s3lab import mount
 
-    print(mount.unmount(args.directory))
+    print(_here(mount.unmount(args.directory)))
     return 0
 
 

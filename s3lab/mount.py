@@ -333,6 +333,15 @@ def _wait_until_up(target: str, proc: subprocess.Popen[bytes], log: str, timeout
     )
 
 
+def _fuse_allows_other(conf: Path = Path("/etc/fuse.conf")) -> bool:
+    """True when /etc/fuse.conf lets users who are not root mount with allow_other."""
+    try:
+        lines = conf.read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split("#", 1)[0].strip() == "user_allow_other" for line in lines)
+
+
 def mount(
     bucket: str,
     directory: str | os.PathLike[str],
@@ -347,6 +356,7 @@ def mount(
     path_style: bool | None = None,
     uid: int | None = None,
     gid: int | None = None,
+    allow_other: bool = False,
     lab: Any = None,
     timeout: float = 30.0,
 ) -> Mount:
@@ -355,6 +365,10 @@ def mount(
     ``tool`` is the mount program: ``auto``, ``mountpoint``, ``rclone`` or ``s3fs``. The flags
     are Mountpoint's. rclone and s3fs honour ``read_only``, ``prefix``, ``uid`` and ``gid``;
     neither can refuse deletes or overwrites, so the returned ``notes`` say so.
+
+    A FUSE mount is refused to every user but the one who made it, root and containers
+    included; ``allow_other`` opens it to them (for a user who is not root, FUSE allows that
+    only with ``user_allow_other`` in /etc/fuse.conf: a note says so when it is missing).
     """
     if read_only and (allow_delete or allow_overwrite):
         raise UsageError(
@@ -365,6 +379,11 @@ def mount(
     conn = connection(lab, profile=profile, endpoint_url=endpoint_url, path_style=path_style)
     check_bucket(conn, bucket)
     target, notes = prepare_target(directory)
+    if allow_other and os.geteuid() != 0 and not _fuse_allows_other():
+        notes.append(
+            "--allow-other needs `user_allow_other` in /etc/fuse.conf for a user who is not "
+            "root: sudo sh -c 'echo user_allow_other >> /etc/fuse.conf'"
+        )
     opts: dict[str, Any] = {
         "allow_delete": allow_delete,
         "allow_overwrite": allow_overwrite,
@@ -372,6 +391,7 @@ def mount(
         "prefix": _normal_prefix(prefix),
         "uid": uid,
         "gid": gid,
+        "allow_other": allow_other,
     }
     plan = PLANS[tool](program, bucket, target, conn, opts)
     log = str(_state_dir() / f"{_key(target)}.log")
@@ -386,7 +406,9 @@ def mount(
         if plan.secret_dir:
             shutil.rmtree(plan.secret_dir, ignore_errors=True)
     flags = [
-        o.replace("_", "-") for o in ("allow_delete", "allow_overwrite", "read_only") if opts[o]
+        o.replace("_", "-")
+        for o in ("allow_delete", "allow_overwrite", "read_only", "allow_other")
+        if opts[o]
     ]
     record = Mount(
         target,

@@ -99,8 +99,8 @@ def _mountpoint_plan(
     argv = [program, bucket, target, "--foreground"]
     argv += [
         f"--{o.replace('_', '-')}"
-        for o in ("allow_delete", "allow_overwrite", "read_only")
-        if opts[o]
+        for o in ("allow_delete", "allow_overwrite", "read_only", "allow_other")
+        if opts.get(o)
     ]
     if opts["prefix"]:
         argv += ["--prefix", opts["prefix"]]
@@ -152,6 +152,8 @@ def _rclone_plan(
     ]
     if opts["read_only"]:
         argv.append("--read-only")
+    if opts.get("allow_other"):
+        argv.append("--allow-other")
     for name in ("uid", "gid"):
         if opts[name] is not None:
             argv += [f"--{name}", str(opts[name])]
@@ -203,6 +205,8 @@ def _s3fs_plan(
         options.append("use_path_request_style")
     if opts["read_only"]:
         options.append("ro")
+    if opts.get("allow_other"):
+        options.append("allow_other")
     for name in ("uid", "gid"):
         if opts[name] is not None:
             options.append(f"{name}={opts[name]}")

@@ -37,15 +37,21 @@ def _account_and_profile_work(box: sandbox.Sandbox, aws_dir: Path) -> None:
     assert listed.returncode == 0, listed.stderr
 
 
+@pytest.fixture
+def aws_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A learner's own S3LAB_HOME and AWS files, private to one test; returns the AWS folder."""
+    aws = tmp_path / "aws"
+    monkeypatch.setenv("S3LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    return aws
+
+
 @pytest.mark.integration  # starts S3 servers
 @pytest.mark.parametrize("name", sandbox.SANDBOXES)
 def test_sandbox_answers_sts_and_keeps_its_ports_across_stop_and_start(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, aws_dir: Path
 ) -> None:
-    home, aws_dir = tmp_path / "home", tmp_path / "aws"
-    monkeypatch.setenv("S3LAB_HOME", str(home))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_dir / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_dir / "credentials"))
     try:
         first, note = backends.start_sandbox(name)
         assert note == ""
@@ -62,13 +68,7 @@ def test_sandbox_answers_sts_and_keeps_its_ports_across_stop_and_start(
 
 
 @pytest.mark.integration  # starts an S3 server
-def test_a_taken_port_moves_the_sandbox_and_rewrites_its_profile(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home, aws_dir = tmp_path / "home", tmp_path / "aws"
-    monkeypatch.setenv("S3LAB_HOME", str(home))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_dir / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_dir / "credentials"))
+def test_a_taken_port_moves_the_sandbox_and_rewrites_its_profile(aws_dir: Path) -> None:
     try:
         first, _ = backends.start_sandbox("moto")
         assert cli("configure", "--sandbox", "--backend", "moto").returncode == 0
@@ -144,3 +144,47 @@ def test_a_learner_who_is_not_root_goes_on_without_the_fuse_packages(tmp_path: P
     test = _setup_system(tmp_path / "t")
     assert test.returncode == 1 and "went-on" not in test.stdout
     assert test.stderr.startswith("error: missing system packages"), test.stderr
+
+
+@pytest.mark.parametrize("tool", ["rclone", "s3fs"])
+def test_another_user_reads_a_mount_only_with_allow_other(
+    server: backends.Backend, tool: str
+) -> None:
+    """A FUSE mount is refused to every user but its owner, root included, unless allow_other.
+
+    Run as root (as CI does): the mount is root's, and a second user (nobody) tries to list it.
+    """
+    import tempfile
+
+    from s3lab import buckets, mount, names
+    from tests.mount_helpers import need
+
+    need(tool)
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a second user is made with setpriv, which only root may do")
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is on every Debian and Ubuntu"
+    as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "ls"]
+    top = Path(tempfile.mkdtemp(prefix="s3lab-other-"))
+    top.chmod(0o755)  # others may reach the folder: only the mount itself may refuse them
+    bucket = names.unique_name("s3lab-other")
+    client = server.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="shared.txt", Body=b"for everyone")
+    try:
+        seen = {}
+        for allow in (False, True):
+            folder = top / f"allow-{allow}"
+            done = mount.mount(bucket, folder, tool=tool, lab=server, allow_other=allow)
+            assert ("allow-other" in done.flags) is allow
+            try:
+                seen[allow] = subprocess.run(
+                    [*as_nobody, str(folder)], capture_output=True, text=True
+                )
+            finally:
+                mount.unmount(folder)
+        assert seen[False].returncode != 0 and "Permission denied" in seen[False].stderr
+        assert seen[True].returncode == 0 and "shared.txt" in seen[True].stdout, seen[True].stderr
+    finally:
+        buckets.remove_bucket(client, bucket, force=True)
+        shutil.rmtree(top, ignore_errors=True)
