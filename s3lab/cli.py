@@ -666,22 +666,15 @@ def _mount(args: argparse.Namespace) -> int:
         return 0
     if not args.bucket or not args.directory:
         raise UsageError("mount needs a BUCKET and a DIR", "s3lab mount my-bucket ~/bucket")
-    done = mount.mount(
-        args.bucket,
-        args.directory,
-        tool=args.tool,
-        allow_delete=args.allow_delete,
-        allow_overwrite=args.allow_overwrite,
-        read_only=args.read_only,
-        prefix=args.prefix,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        path_style=args.path_style,
-        uid=args.uid,
-        gid=args.gid,
-        allow_other=args.allow_other,
-        timeout=args.timeout,
-    )
+    names = "tool allow_delete allow_overwrite read_only prefix profile endpoint_url path_style"
+    names += " uid gid allow_other"
+    options = {name: getattr(args, name) for name in names.split()}
+    if args.persist:
+        text, where = mount.persist(args.bucket, args.directory, **options)
+        print(text)
+        print(f"note: {where}; nothing was mounted now", file=sys.stderr)
+        return 0
+    done = mount.mount(args.bucket, args.directory, **options, timeout=args.timeout)
     for note in done.notes:
         print(_here(f"note: {note}"), file=sys.stderr)
     flags = f" ({', '.join(done.flags)})" if done.flags else ""
@@ -738,6 +731,12 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="let other users (root and containers included) use the mount; not root: needs "
         "user_allow_other in /etc/fuse.conf",
+    )
+    job.add_argument(
+        "--persist",
+        action="store_true",
+        help="mount nothing now: print the /etc/fstab line (Mountpoint, s3fs) or systemd unit "
+        "(rclone) that mounts it at every boot",
     )
     job.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the mount")
     job.set_defaults(func=_mount)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from s3lab import backends, sandbox
+from s3lab import backends, buckets, sandbox
 from tests.conftest import ROOT, cli
 
 
@@ -156,7 +156,7 @@ def test_another_user_reads_a_mount_only_with_allow_other(
     """
     import tempfile
 
-    from s3lab import buckets, mount, names
+    from s3lab import mount, names
     from tests.mount_helpers import need
 
     need(tool)
@@ -188,3 +188,65 @@ def test_another_user_reads_a_mount_only_with_allow_other(
     finally:
         buckets.remove_bucket(client, bucket, force=True)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def _persist(lab: backends.Backend, tool: str, folder: Path, *flags: str) -> tuple[str, str]:
+    done = cli("mount", "a-bucket", str(folder), "--tool", tool, "--persist", *flags, env=lab.env)
+    assert done.returncode == 0, done.stderr
+    assert "nothing was mounted now" in done.stderr
+    return done.stdout, done.stderr
+
+
+def test_persist_gives_an_fstab_line_for_mountpoint_and_s3fs(
+    server: backends.Backend, tmp_path: Path
+) -> None:
+    line, where = _persist(server, "mountpoint", tmp_path, "--allow-delete", "--allow-other")
+    source, target, kind, options, *numbers = line.split()
+    assert (source, target, kind, numbers) == (
+        "s3://a-bucket/",
+        str(tmp_path),
+        "mount-s3",
+        ["0", "0"],
+    )
+    assert {"_netdev", "nofail", "allow-delete", "allow-other", "force-path-style"} <= set(
+        options.split(",")
+    )
+    assert "/etc/fstab" in where
+    line, _ = _persist(server, "s3fs", tmp_path, "--read-only", "--prefix", "runs")
+    source, target, kind, options, *_ = line.split()
+    assert (source, kind) == ("a-bucket:/runs", "fuse.s3fs")
+    assert {"_netdev", "ro", "use_path_request_style"} <= set(options.split(","))
+    assert s3lab_keys_absent(line)
+
+
+def s3lab_keys_absent(text: str) -> bool:
+    return sandbox.FAKE_SECRET_ACCESS_KEY not in text and sandbox.FAKE_ACCESS_KEY_ID not in text
+
+
+def test_persist_s_rclone_unit_mounts_the_bucket(server: backends.Backend, tmp_path: Path) -> None:
+    """The unit's command and settings, run as systemd would (keys from the user's files)."""
+    from tests.mount_helpers import need
+
+    need("rclone")
+    bucket = f"persist-{os.getpid()}"
+    client = server.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="kept.txt", Body=b"after a reboot")
+    folder = tmp_path / "mnt"
+    folder.mkdir()
+    done = cli("mount", bucket, str(folder), "--tool", "rclone", "--persist", env=server.env)
+    unit = dict(
+        line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and line[0].isupper()
+    )
+    assert s3lab_keys_absent(done.stdout)
+    env = dict(item.split("=", 1) for item in unit["Environment"].split())
+    keys = {k: v for k, v in server.env.items() if k.startswith("AWS_") and "ENDPOINT" not in k}
+    started = subprocess.Popen(
+        [*unit["ExecStart"].split(), "--daemon"], env={"PATH": os.environ["PATH"], **env, **keys}
+    )
+    try:
+        assert started.wait(timeout=30) == 0
+        assert (folder / "kept.txt").read_bytes() == b"after a reboot"
+    finally:
+        subprocess.run(unit["ExecStop"].split(), check=False)
+        buckets.remove_bucket(client, bucket, force=True)
