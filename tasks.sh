@@ -3,6 +3,8 @@
 # nothing changed): Debian packages for FUSE mounts when run as root, a virtual environment
 # in .venv with s3lab and its pinned dependencies (requirements.lock).
 #
+#   bash tasks.sh lab      learners: set up, start both sandboxes, open JupyterLab at notebooks/
+#                          (--check: run every notebook in the lab's kernel instead, print a table)
 #   bash tasks.sh book     build the site into _build/html, executing every notebook on the sandbox
 #   bash tasks.sh test     run every test: unit, FUSE mounts, each notebook on moto and on SeaweedFS
 #   bash tasks.sh bench    benchmarks: s3lab against the aws command on the same endpoint
@@ -32,6 +34,11 @@ UV_VERSION=0.13.9
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# The kernel the notebooks name (python3), registered in the venv under a clear display name.
+KERNEL_DISPLAY="Python (s3lab)"
+
+# With "optional" (the lab path), a non-root learner without the FUSE packages gets a note and
+# goes on: every chapter but the two mount chapters needs none of them.
 setup_system() {
   local missing=() pkg
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -40,6 +47,10 @@ setup_system() {
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null; then
     say "not Debian/Ubuntu: install these yourself if mounts fail: ${missing[*]}"
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ] && [ "${1:-}" = optional ]; then
+    say "note: the mount chapters (60, 70) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
     return 0
   fi
   if [ "$(id -u)" -ne 0 ]; then
@@ -124,7 +135,7 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   "$PYTHON" -m venv "$VENV"
   if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
     "$VENV/bin/python" -m pip install -c requirements.lock -e '.[test]' &&
-    "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3; } >"$VENV/setup.log" 2>&1; then
+    "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY"; } >"$VENV/setup.log" 2>&1; then
     grep '^ERROR' "$VENV/setup.log" | head -3 >&2 || true
     fail "installing Python packages failed -- fix: read $VENV/setup.log, then run again"
   fi
@@ -209,6 +220,37 @@ setup() {
   unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 }
 
+# The learner's command: everything the chapters need, in the learner's own S3LAB_HOME
+# (~/.s3lab) and AWS files (chapter 30 writes only to scratch files of its own).
+lab() {
+  local check=0
+  if [ "${1:-}" = --check ]; then
+    check=1
+    shift
+  fi
+  setup_system optional
+  setup_python
+  export PATH="$VENV/bin:$PATH"
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY" >/dev/null 2>&1 ||
+    fail "registering the kernel failed -- fix: bash tasks.sh setup, then run again"
+  say "starting both sandboxes (moto and SeaweedFS) in ${S3LAB_HOME:-$HOME/.s3lab}"
+  s3lab sandbox start --backend all >/dev/null
+  if [ $check -eq 1 ]; then
+    say "running every notebook in the kernel \"$KERNEL_DISPLAY\""
+    python scripts/lab_check.py "$@"
+    return
+  fi
+  local port=${S3LAB_LAB_PORT:-8888} args=(--notebook-dir=notebooks)
+  if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    args+=(--no-browser --ip=127.0.0.1 "--port=$port")
+    say "no display here: on your own computer run  ssh -L $port:127.0.0.1:$port $(id -un)@$(hostname -f 2>/dev/null || hostname)"
+    say "then open the http://127.0.0.1:$port/lab?token=... link JupyterLab prints below"
+  fi
+  [ "$(id -u)" -ne 0 ] || args+=(--allow-root)
+  say "opening JupyterLab at notebooks/ (kernel \"$KERNEL_DISPLAY\"); stop it with Ctrl+C, then: s3lab sandbox stop"
+  exec jupyter lab "${args[@]}" "$@"
+}
+
 cmd=${1:-help}
 shift || true
 case "$cmd" in
@@ -253,6 +295,7 @@ case "$cmd" in
     export S3LAB_HOME="$PWD/_build/sandbox"
     s3lab sandbox run --backend all -- python scripts/refresh_outputs.py "$@"
     ;;
+  lab) lab "$@" ;;
   lock) lock "$@" ;;
   lint)
     setup

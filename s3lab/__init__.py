@@ -33,7 +33,7 @@ from s3lab.configure import configure_sandbox
 from s3lab.cost import bucket_cost, fill_cost, seed_arithmetic
 from s3lab.doctor import doctor
 from s3lab.download import pretty_fingerprint
-from s3lab.errors import S3LabError
+from s3lab.errors import S3LabError, translate
 from s3lab.install_plan import AWSCLI_FINGERPRINT
 from s3lab.mount import mounts, unmount, unmount_all, unmount_at_exit
 from s3lab.mount_semantics import compare, semantics
@@ -89,4 +89,5 @@ __all__ = [
     "unmount_at_exit",
     # errors
     "S3LabError",
+    "translate",
 ]

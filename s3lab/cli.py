@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from s3lab import sandbox
@@ -46,12 +47,16 @@ def _backends(value: str) -> list[str]:
 
 
 def _sandbox_start(args: argparse.Namespace) -> int:
+    from s3lab import backends
+
     if args.port and args.backend == "all":
         raise UsageError("--port needs a single backend", "add --backend moto or --backend server")
     for name in _backends(args.backend):
         print(f"starting the {name} sandbox...", file=sys.stderr, flush=True)
-        box = sandbox.start(name, port=args.port, timeout=args.timeout)
+        box, note = backends.start_sandbox(name, port=args.port, timeout=args.timeout)
         print(f"{name}: running at {box.endpoint_url} (pid {box.pid})")
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     print('next: eval "$(s3lab sandbox env)"  then  aws s3 ls', file=sys.stderr)
     return 0
 
@@ -641,39 +646,42 @@ def _add_install(sub: argparse._SubParsersAction) -> None:
 # --- mount and unmount ------------------------------------------------------------------------
 
 
+def _here(text: str) -> str:
+    """``text`` with paths under the current folder shown relative to it, as a person typed them.
+
+    ``s3lab mount my-bucket bucket`` then says "mounted ... on bucket", not the absolute path.
+    """
+    return text.replace(f"{Path.cwd()}/".replace("//", "/"), "")
+
+
 def _mount(args: argparse.Namespace) -> int:
     from s3lab import mount
 
     if args.list:
         found = mount.mounts()
         for row in found:
-            print(row.describe())
+            print(_here(row.describe()))
         if not found:
             print("no bucket is mounted")
         return 0
     if not args.bucket or not args.directory:
         raise UsageError("mount needs a BUCKET and a DIR", "s3lab mount my-bucket ~/bucket")
-    done = mount.mount(
-        args.bucket,
-        args.directory,
-        tool=args.tool,
-        allow_delete=args.allow_delete,
-        allow_overwrite=args.allow_overwrite,
-        read_only=args.read_only,
-        prefix=args.prefix,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        path_style=args.path_style,
-        uid=args.uid,
-        gid=args.gid,
-        timeout=args.timeout,
-    )
+    names = "tool allow_delete allow_overwrite read_only prefix profile endpoint_url path_style"
+    names += " uid gid allow_other"
+    options = {name: getattr(args, name) for name in names.split()}
+    if args.persist:
+        text, where = mount.persist(args.bucket, args.directory, **options)
+        print(text)
+        print(f"note: {where}; nothing was mounted now", file=sys.stderr)
+        return 0
+    done = mount.mount(args.bucket, args.directory, **options, timeout=args.timeout)
     for note in done.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(_here(f"note: {note}"), file=sys.stderr)
     flags = f" ({', '.join(done.flags)})" if done.flags else ""
     where = f"s3://{args.bucket}/{done.prefix}"
-    print(f"mounted {where} on {done.directory} with {done.tool}{flags}")
-    print(f"next: ls -al {done.directory}   then   s3lab unmount {done.directory}", file=sys.stderr)
+    folder = _here(str(done.directory))
+    print(f"mounted {where} on {folder} with {done.tool}{flags}")
+    print(f"next: ls -al {folder}   then   s3lab unmount {folder}", file=sys.stderr)
     return 0
 
 
@@ -718,6 +726,18 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
     )
     job.add_argument("--uid", type=int, help="owner of the files (a number)")
     job.add_argument("--gid", type=int, help="group of the files (a number)")
+    job.add_argument(
+        "--allow-other",
+        action="store_true",
+        help="let other users (root and containers included) use the mount; not root: needs "
+        "user_allow_other in /etc/fuse.conf",
+    )
+    job.add_argument(
+        "--persist",
+        action="store_true",
+        help="mount nothing now: print the /etc/fstab line (Mountpoint, s3fs) or systemd unit "
+        "(rclone) that mounts it at every boot",
+    )
     job.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the mount")
     job.set_defaults(func=_mount)
 
@@ -725,7 +745,7 @@ def _add_mount(sub: argparse._SubParsersAction) -> None:
 def _unmount(args: argparse.Namespace) -> int:
     from s3lab import mount
 
-    print(mount.unmount(args.directory))
+    print(_here(mount.unmount(args.directory)))
     return 0
 
 

@@ -18,9 +18,9 @@ from s3lab.mount_semantics import MOUNTPOINT_DF_BLOCKS
 #: the numbers came from, so a reader can check them and a maintainer can update them.
 PRICES: dict[str, Any] = {
     "source": (
-        "From memory, NOT verified: the AWS pricing tables did not render in any source read "
-        "for this project (shared/reference/aws-facts.md section 3). Check them with the AWS "
-        "Price List API or https://aws.amazon.com/s3/pricing/ before relying on them."
+        "From memory, NOT verified against AWS's pricing page (its tables did not render when "
+        "this was written). Check them at https://aws.amazon.com/s3/pricing/ or with the AWS "
+        "Price List API before relying on them."
     ),
     "date": "2026-11-25",
     "unit": "USD per GB-month, S3 Standard (1 GB = 10^9 bytes here)",

@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import backends, processes, settings
+from s3lab import backends, mount_tools, processes, settings
 from s3lab.errors import (
     AWS_ERRORS,
     MountError,
+    NotInstalledError,
     S3LabError,
     UsageError,
     code_of,
@@ -333,6 +334,63 @@ def _wait_until_up(target: str, proc: subprocess.Popen[bytes], log: str, timeout
     )
 
 
+def _fuse_allows_other(conf: Path = Path("/etc/fuse.conf")) -> bool:
+    """True when /etc/fuse.conf lets users who are not root mount with allow_other."""
+    try:
+        lines = conf.read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split("#", 1)[0].strip() == "user_allow_other" for line in lines)
+
+
+def _options(
+    allow_delete: bool,
+    allow_overwrite: bool,
+    read_only: bool,
+    prefix: str | None,
+    uid: int | None,
+    gid: int | None,
+    allow_other: bool,
+) -> dict[str, Any]:  # keyword or positional, as mount() and persist() call it
+    """The mount's options as the tools' plans read them (Mountpoint's flags, by name)."""
+    if read_only and (allow_delete or allow_overwrite):
+        raise UsageError(
+            "--read-only cannot be combined with --allow-delete or --allow-overwrite",
+            "choose one: a read-only mount, or a writable one",
+        )
+    return {
+        "allow_delete": allow_delete,
+        "allow_overwrite": allow_overwrite,
+        "read_only": read_only,
+        "prefix": _normal_prefix(prefix),
+        "uid": uid,
+        "gid": gid,
+        "allow_other": allow_other,
+    }
+
+
+def persist(bucket: str, directory: str | os.PathLike[str], **options: Any) -> tuple[str, str]:
+    """A mount that survives a reboot: the fstab line or systemd unit, and where it goes.
+
+    Nothing is mounted now. ``options`` are :func:`mount`'s (``tool``, ``allow_delete``,
+    ``read_only``, ``prefix``, ``uid``, ``gid``, ``allow_other``, ``profile``, ...).
+    """
+    flags = {name: options.pop(name, None) for name in ("prefix", "uid", "gid")}
+    for name in ("allow_delete", "allow_overwrite", "read_only", "allow_other"):
+        flags[name] = bool(options.pop(name, False))
+    opts = _options(**flags)
+    wanted = options.pop("tool", "auto")
+    try:
+        tool, program, _ = pick_tool(wanted)
+    except NotInstalledError:  # the line is for a machine that will have it
+        if wanted not in mount_tools.PROGRAMS:
+            raise
+        tool, program = wanted, mount_tools.PROGRAMS[wanted]
+    conn = connection(options.pop("lab", None), **options)
+    target = str(Path(directory).expanduser().absolute())
+    return mount_tools.persist(tool, program, bucket, target, conn, opts)
+
+
 def mount(
     bucket: str,
     directory: str | os.PathLike[str],
@@ -347,6 +405,7 @@ def mount(
     path_style: bool | None = None,
     uid: int | None = None,
     gid: int | None = None,
+    allow_other: bool = False,
     lab: Any = None,
     timeout: float = 30.0,
 ) -> Mount:
@@ -355,24 +414,21 @@ def mount(
     ``tool`` is the mount program: ``auto``, ``mountpoint``, ``rclone`` or ``s3fs``. The flags
     are Mountpoint's. rclone and s3fs honour ``read_only``, ``prefix``, ``uid`` and ``gid``;
     neither can refuse deletes or overwrites, so the returned ``notes`` say so.
+
+    A FUSE mount is refused to every user but the one who made it, root and containers
+    included; ``allow_other`` opens it to them (for a user who is not root, FUSE allows that
+    only with ``user_allow_other`` in /etc/fuse.conf: a note says so when it is missing).
     """
-    if read_only and (allow_delete or allow_overwrite):
-        raise UsageError(
-            "--read-only cannot be combined with --allow-delete or --allow-overwrite",
-            "choose one: a read-only mount, or a writable one",
-        )
+    opts = _options(allow_delete, allow_overwrite, read_only, prefix, uid, gid, allow_other)
     tool, program, why = pick_tool(tool)
     conn = connection(lab, profile=profile, endpoint_url=endpoint_url, path_style=path_style)
     check_bucket(conn, bucket)
     target, notes = prepare_target(directory)
-    opts: dict[str, Any] = {
-        "allow_delete": allow_delete,
-        "allow_overwrite": allow_overwrite,
-        "read_only": read_only,
-        "prefix": _normal_prefix(prefix),
-        "uid": uid,
-        "gid": gid,
-    }
+    if allow_other and os.geteuid() != 0 and not _fuse_allows_other():
+        notes.append(
+            "--allow-other needs `user_allow_other` in /etc/fuse.conf for a user who is not "
+            "root: sudo sh -c 'echo user_allow_other >> /etc/fuse.conf'"
+        )
     plan = PLANS[tool](program, bucket, target, conn, opts)
     log = str(_state_dir() / f"{_key(target)}.log")
     try:
@@ -386,7 +442,9 @@ def mount(
         if plan.secret_dir:
             shutil.rmtree(plan.secret_dir, ignore_errors=True)
     flags = [
-        o.replace("_", "-") for o in ("allow_delete", "allow_overwrite", "read_only") if opts[o]
+        o.replace("_", "-")
+        for o in ("allow_delete", "allow_overwrite", "read_only", "allow_other")
+        if opts[o]
     ]
     record = Mount(
         target,

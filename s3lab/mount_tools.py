@@ -9,6 +9,7 @@ that ``ps`` shows. :mod:`s3lab.mount` runs the plan and keeps track of the mount
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -99,8 +100,8 @@ def _mountpoint_plan(
     argv = [program, bucket, target, "--foreground"]
     argv += [
         f"--{o.replace('_', '-')}"
-        for o in ("allow_delete", "allow_overwrite", "read_only")
-        if opts[o]
+        for o in ("allow_delete", "allow_overwrite", "read_only", "allow_other")
+        if opts.get(o)
     ]
     if opts["prefix"]:
         argv += ["--prefix", opts["prefix"]]
@@ -152,6 +153,8 @@ def _rclone_plan(
     ]
     if opts["read_only"]:
         argv.append("--read-only")
+    if opts.get("allow_other"):
+        argv.append("--allow-other")
     for name in ("uid", "gid"):
         if opts[name] is not None:
             argv += [f"--{name}", str(opts[name])]
@@ -203,6 +206,8 @@ def _s3fs_plan(
         options.append("use_path_request_style")
     if opts["read_only"]:
         options.append("ro")
+    if opts.get("allow_other"):
+        options.append("allow_other")
     for name in ("uid", "gid"):
         if opts[name] is not None:
             options.append(f"{name}={opts[name]}")
@@ -211,3 +216,63 @@ def _s3fs_plan(
 
 
 PLANS = {"mountpoint": _mountpoint_plan, "rclone": _rclone_plan, "s3fs": _s3fs_plan}
+
+
+def persist(
+    tool: str, program: str, bucket: str, target: str, conn: Connection, opts: dict[str, Any]
+) -> tuple[str, str]:
+    """What makes this mount come back after a reboot: (the text, where it goes and how).
+
+    Mountpoint and s3fs: a line for /etc/fstab (Mountpoint: a 2025 release or later). rclone: a
+    systemd unit. No keys in either: at boot, credentials come from the machine's IAM role or
+    the AWS profile of the user the mount runs as (s3fs: its passwd file).
+    """
+    if tool == "rclone":
+        plan = _rclone_plan(program, bucket, target, conn, opts)
+        settings = " ".join(
+            f"{k}={v}" for k, v in sorted(plan.env.items()) if k.startswith("RCLONE_S3_")
+        )
+        unit = "\n".join(
+            [
+                "[Unit]",
+                f"Description=s3://{bucket} on {target} (rclone)",
+                "Wants=network-online.target",
+                "After=network-online.target",
+                "",
+                "[Service]",
+                "Type=notify",
+                f"Environment=RCLONE_CONFIG=/dev/null {settings}",
+                f"ExecStart={shlex.join(plan.argv)}",
+                f"ExecStop=/bin/fusermount3 -u {target}",
+                "Restart=on-failure",
+                "",
+                "[Install]",
+                "WantedBy=multi-user.target",
+            ]
+        )
+        name = f"s3lab-{bucket}.service"
+        return unit, (
+            f"save as /etc/systemd/system/{name}, then: sudo systemctl enable --now {name} "
+            "(add User= for a mount that is not root's)"
+        )
+    if tool == "s3fs":
+        source = f"{bucket}:/{opts['prefix'].rstrip('/')}" if opts["prefix"] else bucket
+        options = ["_netdev", "nofail", "passwd_file=/etc/passwd-s3fs", f"endpoint={conn.region}"]
+        if conn.endpoint_url:
+            options.append(f"url={conn.endpoint_url}")
+        if conn.path_style:
+            options.append("use_path_request_style")
+        options += ["ro"] if opts["read_only"] else []
+        options += ["allow_other"] if opts.get("allow_other") else []
+        options += [f"{n}={opts[n]}" for n in ("uid", "gid") if opts[n] is not None]
+        line = f"{source} {target} fuse.s3fs {','.join(options)} 0 0"
+        return line, "add it to /etc/fstab (sudo); keys go in /etc/passwd-s3fs (KEY:SECRET, 0600)"
+    argv = _mountpoint_plan(program, bucket, target, conn, opts).argv[4:]
+    options = ["_netdev", "nosuid", "nodev", "nofail"]
+    for word in argv:  # Mountpoint's flags without the dashes: --region R becomes region=R
+        if word.startswith("--"):
+            options.append(word[2:])
+        else:
+            options[-1] += f"={word}"
+    line = f"s3://{bucket}/ {target} mount-s3 {','.join(options)} 0 0"
+    return line, "add it to /etc/fstab (sudo); then `sudo mount -a` mounts it now, as at boot"

