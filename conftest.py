@@ -50,6 +50,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
         "S3LAB_BACKEND",
     ):
         os.environ.pop(variable, None)
