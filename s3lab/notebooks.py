@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 #: The book's notebooks, next to the package in a checkout of the repository.
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
+#: The IAM policy that covers every notebook (tests/test_policy.py checks it against a run).
+POLICY = Path(__file__).resolve().parent.parent / "policy" / "s3lab-book-policy.json"
+
 #: A generous upper bound on what one notebook sends and stores (the largest, chapter 50,
 #: writes 250 small objects): used only for the most a run could cost.
 MAX_REQUESTS_PER_NOTEBOOK = 2_000
@@ -81,6 +84,13 @@ def parameters(path: Path) -> dict[str, Any]:
                     values[node.targets[0].id] = ast.literal_eval(node.value)
             return values
     return {}
+
+
+def book_policy() -> dict[str, Any]:
+    """The IAM policy a role needs to run every notebook of the book (only ``s3lab-*`` buckets)."""
+    import json
+
+    return dict(json.loads(POLICY.read_text()))
 
 
 def run_prefix() -> str:
