@@ -23,7 +23,7 @@ from s3lab import sandbox
 
 ROLE = "s3lab-role"
 TOKEN = "fake-imds-token"  # the IMDSv2 session token the stand-in asks for
-SESSION_TOKEN = "fake-session-token"  # the role keys' session token (moto accepts any)
+SESSION_TOKEN = ""  # EC2 serves a session token; the sandboxes take the keys without one
 _KEYS_PATH = "/latest/meta-data/iam/security-credentials/"
 
 

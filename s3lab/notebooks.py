@@ -106,7 +106,8 @@ def most_it_could_cost(count: int) -> float:
     minutes).
     """
     storage, _ = cost.monthly_cost(count * MAX_BYTES_PER_NOTEBOOK)
-    requests = count * MAX_REQUESTS_PER_NOTEBOOK * cost.PRICES["usd_per_1000_requests"]["put"]
+    per_request = cost.PRICES["usd_per_1000_requests"]["put"] / 1000
+    requests = count * MAX_REQUESTS_PER_NOTEBOOK * per_request
     return storage + requests
 
 
