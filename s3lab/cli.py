@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import getpass
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -762,14 +763,21 @@ def _notebooks_run(args: argparse.Namespace) -> int:
         verdict = "ok" if result.ok else "FAILED"
         print(f"{result.notebook}: {verdict} ({result.seconds:.0f} s)", file=sys.stderr, flush=True)
 
-    done = notebooks.run(
-        args.backend,
-        profile=args.profile,
-        prefix=args.prefix,
-        out=args.out,
-        folder=args.notebooks,
-        report=row,
-    )
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt  # so the run's clean-up happens on `kill` as on Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        done = notebooks.run(
+            args.backend,
+            profile=args.profile,
+            prefix=args.prefix,
+            out=args.out,
+            folder=args.notebooks,
+            report=row,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for line in notebooks.table(done.results):
         print(line)
     print(f"removed {len(done.removed)} bucket(s) starting with {done.prefix}")

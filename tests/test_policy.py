@@ -1,4 +1,7 @@
-"""The IAM policy in policy/s3lab-book-policy.json covers the book, and nothing more.
+"""The book's IAM policy covers every notebook and no more; the book runs on a role's keys.
+
+The policy is policy/s3lab-book-policy.json. The notebooks run with ``backend="aws"`` and the
+instance role's keys that the IMDSv2 stand-in serves (see :func:`recorded`).
 
 Every notebook runs once on the moto sandbox while moto's request recorder is on (it sees the
 ``!aws`` commands' requests as well as boto3's). Each recorded request is mapped to its S3
@@ -11,14 +14,17 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import shutil
 import urllib.request
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from s3lab import backends, notebooks
+from s3lab import backends, imds, notebooks, sandbox, settings
 
 POLICY = notebooks.POLICY
 
@@ -134,19 +140,76 @@ def _moto_api(endpoint: str, verb: str, method: str = "POST") -> bytes:
         return bytes(response.read())
 
 
+def _subset(folder: Path, paths: list[Path]) -> Path:
+    folder.mkdir()
+    for path in paths:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@dataclass
+class Recording:
+    """Two runs under one recording: the requests, and each run's results."""
+
+    requests: list[dict[str, Any]]
+    on_aws: notebooks.Run
+    mounts_on_moto: notebooks.Run
+
+
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """The requests every notebook sends, run once on moto with the recorder on."""
-    endpoint = str(backends.resolve("moto").endpoint_url)
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """Every notebook, run once on moto with the recorder on.
+
+    The notebooks run with ``backend="aws"`` and no profile, as on a VM: no keys anywhere, the
+    instance role's keys from the IMDSv2 stand-in, and moto's address as the default profile's
+    ``endpoint_url``. The mount chapters run with ``backend="moto"`` instead: rclone does not
+    ask a metadata stand-in for keys (it waits for the real address, 169.254.169.254).
+    """
+    moto = backends.resolve("moto")
+    endpoint = str(moto.endpoint_url)
+    tmp = tmp_path_factory.mktemp("policy-run")
+    paths = notebooks.notebooks_in()
+    mounting = [path for path in paths if "mount_tool" in notebooks.parameters(path)]
+    others = [path for path in paths if path not in mounting]
+    (tmp / "config").write_text(
+        f"[default]\nregion = {sandbox.REGION}\nendpoint_url = {endpoint}\n"
+    )
     _moto_api(endpoint, "reset-recording")
     _moto_api(endpoint, "start-recording")
     try:
-        done = notebooks.run("moto", out=tmp_path_factory.mktemp("policy-run"))
+        with pytest.MonkeyPatch.context() as env, imds.start_instance_role() as role:
+            for variable in (
+                *settings.SANDBOX_SETS,
+                *settings.SANDBOX_CLEARS,
+                "AWS_EC2_METADATA_DISABLED",
+            ):
+                env.delenv(variable, raising=False)
+            env.setenv("AWS_CONFIG_FILE", str(tmp / "config"))
+            env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-credentials"))
+            for variable, value in role.env.items():
+                env.setenv(variable, value)
+            on_aws = notebooks.run("aws", out=tmp / "aws", folder=_subset(tmp / "a", others))
+        mounts = notebooks.run("moto", out=tmp / "moto", folder=_subset(tmp / "m", mounting))
     finally:
         _moto_api(endpoint, "stop-recording")
-    assert done.ok, list(notebooks.table(done.results))
     log = _moto_api(endpoint, "download-recording", "GET").decode()
-    return [json.loads(line) for line in log.splitlines() if line.strip()]
+    requests = [json.loads(line) for line in log.splitlines() if line.strip()]
+    return Recording(requests, on_aws, mounts)
+
+
+@pytest.mark.integration
+def test_every_notebook_runs_with_backend_aws_on_the_instance_roles_keys(
+    recorded: Recording,
+) -> None:
+    assert recorded.on_aws.ok, "\n".join(notebooks.table(recorded.on_aws.results))
+    assert recorded.mounts_on_moto.ok, "\n".join(notebooks.table(recorded.mounts_on_moto.results))
+    ran = {
+        result.notebook
+        for run in (recorded.on_aws, recorded.mounts_on_moto)
+        for result in run.results
+    }
+    assert ran == {path.name for path in notebooks.notebooks_in()}
+    assert len(recorded.on_aws.results) >= len(ran) - 2  # only the mount chapters ran on moto
 
 
 def test_policy_is_valid_json_with_the_shape_iam_expects() -> None:
@@ -179,9 +242,9 @@ def test_mapping_of_requests_to_operations() -> None:
 
 @pytest.mark.integration
 def test_policy_allows_every_action_the_book_uses_and_no_more(
-    recorded: list[dict[str, Any]],
+    recorded: Recording,
 ) -> None:
-    operations = {operation(entry) for entry in recorded}
+    operations = {operation(entry) for entry in recorded.requests}
     assert {"CreateBucket", "PutObject", "GetCallerIdentity"} <= operations  # the !aws ones too
     used = actions_of(operations)
     policy = json.loads(POLICY.read_text())
@@ -200,9 +263,9 @@ def test_policy_allows_every_action_the_book_uses_and_no_more(
 
 @pytest.mark.integration
 def test_every_bucket_the_book_touches_is_one_the_policy_names(
-    recorded: list[dict[str, Any]],
+    recorded: Recording,
 ) -> None:
-    touched = {unquote(urlsplit(entry["url"]).path).split("/")[1] for entry in recorded}
+    touched = {unquote(urlsplit(entry["url"]).path).split("/")[1] for entry in recorded.requests}
     assert {name for name in touched if name and not name.startswith(BUCKETS)} == set()
     resources = [s["Resource"] for s in json.loads(POLICY.read_text())["Statement"]]
     assert resources == ["*", f"arn:aws:s3:::{BUCKETS}*", f"arn:aws:s3:::{BUCKETS}*/*"]
