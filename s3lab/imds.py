@@ -50,7 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_PUT(self) -> None:
-        self._answer(TOKEN if self.path == "/latest/api/token" else None)
+        # EC2 says how long the token lasts; the Go SDK (rclone) needs to read it back
+        ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "21600")
+        ttl_header = {"X-aws-ec2-metadata-token-ttl-seconds": ttl}
+        self._answer(TOKEN if self.path == "/latest/api/token" else None, headers=ttl_header)
 
     def do_GET(self) -> None:
         if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
@@ -60,9 +63,13 @@ class _Handler(BaseHTTPRequestHandler):
         answers = {_KEYS_PATH: self.server.role, _KEYS_PATH + self.server.role: keys}
         self._answer(answers.get(self.path))
 
-    def _answer(self, body: str | None, status: int = 200) -> None:
+    def _answer(
+        self, body: str | None, status: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
         data = (body or "").encode()
         self.send_response(status if body is not None or status != 200 else 404)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
