@@ -22,6 +22,8 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 ``transfer``           put, get, sync
 ``cost``               prices as data, and the arithmetic
 ``mount``, ``mount_*``  mount, unmount; each tool's command line; what a mount does
+``imds``               a local stand-in for EC2's instance metadata service (IMDSv2)
+``notebooks``          run every notebook against a backend, then clean up; the book's policy
 ``cli``                the ``s3lab`` command: the only module that prints
 =====================  ===============================================================
 """
@@ -34,11 +36,13 @@ from s3lab.cost import bucket_cost, fill_cost, seed_arithmetic
 from s3lab.doctor import doctor
 from s3lab.download import pretty_fingerprint
 from s3lab.errors import S3LabError, translate
+from s3lab.imds import start_instance_role
 from s3lab.install_plan import AWSCLI_FINGERPRINT
 from s3lab.mount import mounts, unmount, unmount_all, unmount_at_exit
 from s3lab.mount_semantics import compare, semantics
 from s3lab.mount_tools import pick_tool
 from s3lab.names import NAME_RULES, unique_name, validate
+from s3lab.notebooks import book_policy
 from s3lab.regions import check_region
 from s3lab.sandbox import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 from s3lab.transfer import get, put, sync
@@ -58,6 +62,10 @@ __all__ = [
     "configure_sandbox",
     "credentials_path",
     "doctor",
+    # imds: a local stand-in for EC2's instance metadata service (the VM chapter)
+    "start_instance_role",
+    # notebooks: the IAM policy that covers the book
+    "book_policy",
     # install: what the signature check trusts
     "AWSCLI_FINGERPRINT",
     "pretty_fingerprint",

@@ -31,6 +31,8 @@ PRICES: dict[str, Any] = {
         "us-east-2": [(50_000, 0.023), (450_000, 0.022), (None, 0.021)],
     },
     "default_region": "us-west-2",
+    # S3 Standard requests, USD per 1,000 (PUT, COPY, POST, LIST; GET and the rest), same caveat
+    "usd_per_1000_requests": {"put": 0.005, "get": 0.0004},
 }
 
 #: The seed page's flat price: $23 per TB-month (S3 Standard's first tier, TB = 10**12 bytes).

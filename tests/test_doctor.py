@@ -6,16 +6,13 @@ Rejected credentials are tested on the ``server`` backend only: moto accepts any
 from __future__ import annotations
 
 import json
-import threading
 import time
-from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from s3lab import backends, configure, sandbox
+from s3lab import backends, configure, imds, sandbox
 from s3lab.doctor import Context, check_cli, check_clock
 from s3lab.errors import AWS_ERRORS
 from tests.conftest import assert_one_line_error, cli, run_cli
@@ -239,40 +236,6 @@ def test_unknown_backend_is_one_line() -> None:
     assert_one_line_error(cli("doctor", "--backend", "mota"), "--help")
 
 
-class _FakeInstanceMetadata(BaseHTTPRequestHandler):
-    """IMDSv2 as EC2 serves it: a token first, then the role's temporary keys."""
-
-    def do_PUT(self) -> None:
-        self._answer("fake-imds-token" if self.path == "/latest/api/token" else None)
-
-    def do_GET(self) -> None:
-        if self.headers.get("X-aws-ec2-metadata-token") != "fake-imds-token":
-            self._answer(None, 401)
-            return
-        base = "/latest/meta-data/iam/security-credentials/"
-        expires = datetime.now(UTC) + timedelta(hours=6)
-        keys = {
-            "Code": "Success",
-            "Type": "AWS-HMAC",
-            "AccessKeyId": sandbox.FAKE_ACCESS_KEY_ID,
-            "SecretAccessKey": SECRET,
-            "Token": "fake-session-token",
-            "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        answers = {base: "s3lab-role", base + "s3lab-role": json.dumps(keys)}
-        self._answer(answers.get(self.path))
-
-    def _answer(self, body: str | None, status: int = 200) -> None:
-        data = (body or "").encode()
-        self.send_response(status if body is not None or status != 200 else 404)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.mark.integration  # reaches a running sandbox
 def test_instance_role_is_named_as_the_source(
     aws_files: tuple[Path, Path],  # noqa: F811
@@ -280,19 +243,13 @@ def test_instance_role_is_named_as_the_source(
 ) -> None:
     """On EC2 with a role, keys come from the metadata service: a local stand-in plays it."""
     moto = backends.resolve("moto")
-    imds = ThreadingHTTPServer(("127.0.0.1", 0), _FakeInstanceMetadata)
-    thread = threading.Thread(target=imds.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+    with imds.start_instance_role() as role:
         code, checks, _ = doctor(
-            AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{imds.server_port}/",
+            **role.env,
             AWS_ENDPOINT_URL=str(moto.endpoint_url),
             AWS_DEFAULT_REGION="us-west-2",
         )
-    finally:
-        imds.shutdown()
-        imds.server_close()
     found = checks["credentials found"]
     assert found["status"] == "ok"
     assert "from iam-role: instance metadata" in found["detail"], found

@@ -1,0 +1,241 @@
+"""The book's IAM policy covers every notebook and no more; the book runs on a role's keys.
+
+The policy is policy/s3lab-book-policy.json. The notebooks run with ``backend="aws"`` and the
+instance role's keys that the IMDSv2 stand-in serves (see :func:`recorded`).
+
+Every notebook runs once on the moto sandbox while moto's request recorder is on (it sees the
+``!aws`` commands' requests as well as boto3's). Each recorded request is mapped to its S3
+operation with botocore's service model (method, path depth, query keys), then to the IAM
+action that allows it. The test: every action used is allowed by the policy, and the policy
+allows nothing the book does not use (apart from :data:`ALSO_ALLOWED`, with the reason).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import urllib.request
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+
+from s3lab import backends, imds, notebooks, sandbox, settings
+
+POLICY = notebooks.POLICY
+
+#: Operations whose IAM action is not ``s3:<operation name>``.
+ACTIONS = {
+    "ListBuckets": ["s3:ListAllMyBuckets"],
+    "ListObjects": ["s3:ListBucket"],
+    "ListObjectsV2": ["s3:ListBucket"],
+    "HeadBucket": ["s3:ListBucket"],
+    "HeadObject": ["s3:GetObject"],
+    "ListObjectVersions": ["s3:ListBucketVersions"],
+    "DeleteObjects": ["s3:DeleteObject"],
+    "CreateMultipartUpload": ["s3:PutObject"],
+    "UploadPart": ["s3:PutObject"],
+    "CompleteMultipartUpload": ["s3:PutObject"],
+    "CopyObject": ["s3:GetObject", "s3:PutObject"],
+    "ListMultipartUploads": ["s3:ListBucketMultipartUploads"],
+    "ListParts": ["s3:ListMultipartUploadParts"],
+    "GetCallerIdentity": [],  # needs no permission: any valid credentials may ask who they are
+}
+
+#: Allowed though no recorded request names it, and why.
+ALSO_ALLOWED = {
+    "s3:DeleteObjectVersion": (
+        "removing a versioned bucket (s3lab bucket remove --force, chapter 40) deletes old "
+        "versions by id: the request is a DeleteObjects, the permission is DeleteObjectVersion"
+    ),
+}
+
+#: Every bucket the book makes starts with this, so the policy names only these buckets.
+BUCKETS = "s3lab-"
+
+
+@cache
+def _s3_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("s3")
+
+
+def s3_operation(method: str, url: str, headers: dict[str, str]) -> str:
+    """The S3 operation a path-style request is, from botocore's model of S3."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    depth = 0 if path in ("", "/") else (1 if "/" not in path.strip("/") else 2)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    copy = any(name.lower() == "x-amz-copy-source" for name in headers)
+    best: tuple[int, str] | None = None
+    model = _s3_model()
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri_path, _, uri_query = http["requestUri"].partition("?")
+        uri_depth = 0 if uri_path == "/" else (2 if "{Key+}" in uri_path else 1)
+        if http["method"] != method or uri_depth != depth or ("Copy" in name) != copy:
+            continue
+        required = dict(parse_qsl(uri_query, keep_blank_values=True))
+        required.pop("x-id", None)
+        shape = model.operation_model(name).input_shape
+        for member in getattr(shape, "required_members", []):  # uploadId, versionId...
+            if shape.members[member].serialization.get("location") == "querystring":
+                required.setdefault(shape.members[member].serialization["name"], "")
+        if all(
+            key in query and (not value or query[key] == value) for key, value in required.items()
+        ):
+            score = len(required)
+            if best is None or score > best[0]:
+                best = (score, name)
+    if best is None:
+        raise ValueError(f"no S3 operation for {method} {url}")
+    return best[1]
+
+
+def operation(entry: dict[str, Any]) -> str:
+    """The operation of one recorded request (S3 or STS)."""
+    headers = entry["headers"]
+    auth = headers.get("Authorization", "") + entry["url"]
+    if "/sts/aws4_request" in auth or "%2Fsts%2Faws4_request" in auth:
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            import base64
+
+            body = base64.b64decode(body).decode()
+        return dict(parse_qsl(body))["Action"]
+    return s3_operation(entry["method"], entry["url"], headers)
+
+
+def actions_of(operations: set[str]) -> set[str]:
+    """The IAM actions that allow these operations."""
+    return {action for name in operations for action in ACTIONS.get(name, [f"s3:{name}"])}
+
+
+def allowed_actions(policy: dict[str, Any]) -> list[str]:
+    """Every action (or pattern) the policy's Allow statements name."""
+    found = []
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow":
+            named = statement["Action"]
+            found.extend([named] if isinstance(named, str) else named)
+    return found
+
+
+def check(policy: dict[str, Any], used: set[str]) -> tuple[set[str], set[str]]:
+    """What the policy misses of ``used``, and what it allows beyond it (and ALSO_ALLOWED)."""
+    patterns = allowed_actions(policy)
+    missing = {a for a in used if not any(fnmatch.fnmatchcase(a, p) for p in patterns)}
+    extra = {p for p in patterns if p not in used and p not in ALSO_ALLOWED}
+    return missing, extra
+
+
+def _moto_api(endpoint: str, verb: str, method: str = "POST") -> bytes:
+    request = urllib.request.Request(f"{endpoint}/moto-api/recorder/{verb}", method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return bytes(response.read())
+
+
+@pytest.fixture(scope="module")
+def recorded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[dict[str, Any]], notebooks.Run]:
+    """Every notebook, run once on moto with the recorder on: the requests, and the run.
+
+    The notebooks run with ``backend="aws"`` and no profile, as on a VM: no keys anywhere, the
+    instance role's keys from the IMDSv2 stand-in, and moto's address as the default profile's
+    ``endpoint_url`` (rclone, in the mount chapters, takes the role's keys from it too).
+    """
+    endpoint = str(backends.resolve("moto").endpoint_url)
+    tmp = tmp_path_factory.mktemp("policy-run")
+    (tmp / "config").write_text(
+        f"[default]\nregion = {sandbox.REGION}\nendpoint_url = {endpoint}\n"
+    )
+    _moto_api(endpoint, "reset-recording")
+    _moto_api(endpoint, "start-recording")
+    try:
+        with pytest.MonkeyPatch.context() as env, imds.start_instance_role() as role:
+            for variable in (
+                *settings.SANDBOX_SETS,
+                *settings.SANDBOX_CLEARS,
+                "AWS_EC2_METADATA_DISABLED",
+            ):
+                env.delenv(variable, raising=False)
+            env.setenv("AWS_CONFIG_FILE", str(tmp / "config"))
+            env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-credentials"))
+            for variable, value in role.env.items():
+                env.setenv(variable, value)
+            done = notebooks.run("aws", out=tmp / "out")
+    finally:
+        _moto_api(endpoint, "stop-recording")
+    log = _moto_api(endpoint, "download-recording", "GET").decode()
+    return [json.loads(line) for line in log.splitlines() if line.strip()], done
+
+
+@pytest.mark.integration
+def test_every_notebook_runs_with_backend_aws_on_the_instance_roles_keys(
+    recorded: tuple[list[dict[str, Any]], notebooks.Run],
+) -> None:
+    done = recorded[1]
+    assert done.ok, "\n".join(notebooks.table(done.results))
+    assert [r.notebook for r in done.results] == [p.name for p in notebooks.notebooks_in()]
+
+
+def test_policy_is_valid_json_with_the_shape_iam_expects() -> None:
+    policy = json.loads(POLICY.read_text())
+    assert policy["Version"] == "2012-10-17"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow" and statement["Resource"], statement
+        assert all(action.startswith("s3:") for action in statement["Action"]), statement
+
+
+def test_checker_finds_a_missing_action() -> None:
+    policy = {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}
+    assert check(policy, {"s3:GetObject", "s3:PutObject"}) == ({"s3:PutObject"}, set())
+    wide = {"Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": "*"}]}
+    assert check(wide, {"s3:GetObject"}) == (set(), {"s3:*"})
+
+
+def test_mapping_of_requests_to_operations() -> None:
+    assert s3_operation("GET", "http://h/", {}) == "ListBuckets"
+    assert s3_operation("PUT", "http://h/b", {}) == "CreateBucket"
+    assert s3_operation("GET", "http://h/b?list-type=2&prefix=", {}) == "ListObjectsV2"
+    assert s3_operation("PUT", "http://h/b/k/x.txt", {}) == "PutObject"
+    assert s3_operation("PUT", "http://h/b/k", {"x-amz-copy-source": "b/j"}) == "CopyObject"
+    assert s3_operation("POST", "http://h/b/k?uploads", {}) == "CreateMultipartUpload"
+    assert s3_operation("DELETE", "http://h/b/k?uploadId=1", {}) == "AbortMultipartUpload"
+    assert s3_operation("PUT", "http://h/b?versioning", {}) == "PutBucketVersioning"
+    assert s3_operation("DELETE", "http://h/b/k", {}) == "DeleteObject"
+    assert s3_operation("POST", "http://h/b?delete", {}) == "DeleteObjects"
+
+
+@pytest.mark.integration
+def test_policy_allows_every_action_the_book_uses_and_no_more(
+    recorded: tuple[list[dict[str, Any]], notebooks.Run],
+) -> None:
+    operations = {operation(entry) for entry in recorded[0]}
+    assert {"CreateBucket", "PutObject", "GetCallerIdentity"} <= operations  # the !aws ones too
+    used = actions_of(operations)
+    policy = json.loads(POLICY.read_text())
+    missing, extra = check(policy, used)
+    assert not missing, f"the notebooks use {sorted(missing)}: add them to {POLICY.name}"
+    assert not extra, f"{POLICY.name} allows {sorted(extra)} that no notebook uses"
+    for action in sorted(used):  # and the check notices any one of them taken out
+        fewer = {
+            "Statement": [
+                {**statement, "Action": [a for a in statement["Action"] if a != action]}
+                for statement in policy["Statement"]
+            ]
+        }
+        assert check(fewer, used)[0] == {action}
+
+
+@pytest.mark.integration
+def test_every_bucket_the_book_touches_is_one_the_policy_names(
+    recorded: tuple[list[dict[str, Any]], notebooks.Run],
+) -> None:
+    touched = {unquote(urlsplit(entry["url"]).path).split("/")[1] for entry in recorded[0]}
+    assert {name for name in touched if name and not name.startswith(BUCKETS)} == set()
+    resources = [s["Resource"] for s in json.loads(POLICY.read_text())["Statement"]]
+    assert resources == ["*", f"arn:aws:s3:::{BUCKETS}*", f"arn:aws:s3:::{BUCKETS}*/*"]
