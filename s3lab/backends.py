@@ -150,25 +150,3 @@ def use(
     clear_for(backend, os.environ)
     os.environ.update(backend.env)
     return backend
-
-
-def start_sandbox(
-    name: str, *, port: int | None = None, timeout: float = 90.0, home: Path | str | None = None
-) -> tuple[sandbox.Sandbox, str]:
-    """Start a sandbox, keeping the ``s3lab-sandbox`` profile valid; returns it and a note.
-
-    A restarted sandbox keeps its ports. When one was taken meanwhile it gets new ones, and a
-    ``s3lab-sandbox`` profile that pointed at its old endpoint is rewritten to the new one; the
-    note says so (empty when nothing moved).
-    """
-    from s3lab import awsfiles, configure
-
-    box = sandbox.start(name, port=port, timeout=timeout, home=home)
-    if not box.moved_from:
-        return box, ""
-    moved = f"its old port was taken, so the {name} sandbox moved to {box.endpoint_url}"
-    profiles = awsfiles.read_profiles(awsfiles.config_path(), config=True)
-    if profiles.get(configure.SANDBOX_PROFILE, {}).get("endpoint_url") != box.moved_from:
-        return box, moved
-    configure.configure_sandbox(name, force=True)
-    return box, f"{moved}; the {configure.SANDBOX_PROFILE} profile now points there"

@@ -48,13 +48,13 @@ def _backends(value: str) -> list[str]:
 
 
 def _sandbox_start(args: argparse.Namespace) -> int:
-    from s3lab import backends
+    from s3lab import configure
 
     if args.port and args.backend == "all":
         raise UsageError("--port needs a single backend", "add --backend moto or --backend server")
     for name in _backends(args.backend):
         print(f"starting the {name} sandbox...", file=sys.stderr, flush=True)
-        box, note = backends.start_sandbox(name, port=args.port, timeout=args.timeout)
+        box, note = configure.start_sandbox(name, port=args.port, timeout=args.timeout)
         print(f"{name}: running at {box.endpoint_url} (pid {box.pid})")
         if note:
             print(f"note: {note}", file=sys.stderr)

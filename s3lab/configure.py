@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from s3lab.awsfiles import (
@@ -37,6 +37,9 @@ from s3lab.awsfiles import (
 )
 from s3lab.errors import UsageError, translate
 from s3lab.regions import check_region, region_error
+
+if TYPE_CHECKING:
+    from s3lab.sandbox import Sandbox
 
 KOPAH_ENDPOINT = "https://s3.kopah.uw.edu"
 SANDBOX_PROFILE = "s3lab-sandbox"
@@ -250,7 +253,8 @@ def configure_sandbox(
 ) -> Written:
     """A profile for a running sandbox, so plain ``aws --profile s3lab-sandbox s3 ls`` works.
 
-    The port changes when the sandbox restarts: run this again after ``s3lab sandbox start``.
+    A restarted sandbox keeps its ports; :func:`start_sandbox` rewrites this profile when one
+    had to move.
     """
     from s3lab import backends, sandbox
 
@@ -264,6 +268,28 @@ def configure_sandbox(
         settings={"s3": {"addressing_style": "path"}},
         force=force,
     )
+
+
+def start_sandbox(
+    name: str, *, port: int | None = None, timeout: float = 90.0, home: Path | str | None = None
+) -> tuple[Sandbox, str]:
+    """Start a sandbox, keeping the ``s3lab-sandbox`` profile valid; returns it and a note.
+
+    A restarted sandbox keeps its ports. When one was taken meanwhile it gets new ones, and a
+    ``s3lab-sandbox`` profile that pointed at its old endpoint is rewritten to the new one; the
+    note says so (empty when nothing moved).
+    """
+    from s3lab import awsfiles, sandbox
+
+    box = sandbox.start(name, port=port, timeout=timeout, home=home)
+    if not box.moved_from:
+        return box, ""
+    moved = f"its old port was taken, so the {name} sandbox moved to {box.endpoint_url}"
+    profiles = awsfiles.read_profiles(awsfiles.config_path(), config=True)
+    if profiles.get(SANDBOX_PROFILE, {}).get("endpoint_url") != box.moved_from:
+        return box, moved
+    configure_sandbox(name, force=True)
+    return box, f"{moved}; the {SANDBOX_PROFILE} profile now points there"
 
 
 def prompt_values(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from s3lab import backends, buckets, sandbox
+from s3lab import backends, buckets, configure, sandbox
 from tests.conftest import ROOT, cli
 
 
@@ -53,14 +53,14 @@ def test_sandbox_answers_sts_and_keeps_its_ports_across_stop_and_start(
     name: str, aws_dir: Path
 ) -> None:
     try:
-        first, note = backends.start_sandbox(name)
+        first, note = configure.start_sandbox(name)
         assert note == ""
         done = cli("configure", "--sandbox", "--backend", name)
         assert done.returncode == 0, done.stderr
         _account_and_profile_work(first, aws_dir)
         sandbox.stop(name)
         assert sandbox.running(name) is None
-        again, note = backends.start_sandbox(name)
+        again, note = configure.start_sandbox(name)
         assert (again.ports, again.sts_url, note) == (first.ports, first.sts_url, "")
         _account_and_profile_work(again, aws_dir)
     finally:
@@ -70,7 +70,7 @@ def test_sandbox_answers_sts_and_keeps_its_ports_across_stop_and_start(
 @pytest.mark.integration  # starts an S3 server
 def test_a_taken_port_moves_the_sandbox_and_rewrites_its_profile(aws_dir: Path) -> None:
     try:
-        first, _ = backends.start_sandbox("moto")
+        first, _ = configure.start_sandbox("moto")
         assert cli("configure", "--sandbox", "--backend", "moto").returncode == 0
         sandbox.stop("moto")
         with socket.socket() as squatter:  # someone else takes the port while it is stopped

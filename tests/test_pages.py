@@ -61,9 +61,17 @@ def leaks(text: str) -> list[str]:
 def _toc_pages() -> list[str]:
     """Every page of ``_toc.yml``, in reading order (the root first), without suffix."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+    def walk(entries: list[dict]) -> list[str]:
+        """A chapter, then its sections, depth first: the order the site's next links take."""
+        found: list[str] = []
+        for entry in entries:
+            found += [entry["file"], *walk(entry.get("sections", []))]
+        return found
+
     pages = [toc["root"]]
     for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part.get("chapters", [])]
+        pages += walk(part.get("chapters", []))
     return pages
 
 
