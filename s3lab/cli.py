@@ -105,7 +105,8 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "local S3 servers on 127.0.0.1: no account, no cost",
         "Run a local S3 endpoint so every command and notebook works with no AWS account.\n\n"
         "  moto    a mock S3 in memory: fast, checks no signatures\n"
-        "  server  SeaweedFS, a real S3 server: keeps data in ~/.s3lab, rejects wrong keys\n\n"
+        "  server  SeaweedFS, a real S3 server: keeps data in ~/.s3lab, rejects wrong keys\n"
+        "  ceph    Ceph's S3 gateway, as Kopah runs (root, Debian/Ubuntu; not in `all`)\n\n"
         "example:\n"
         "  s3lab sandbox start --backend server\n"
         '  eval "$(s3lab sandbox env)"\n'
@@ -113,7 +114,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "  s3lab sandbox stop",
     )
     verbs = job.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
-    choices = [*sandbox.SANDBOXES, "all"]
+    choices = [*sandbox.KINDS, "all"]
 
     start = verbs.add_parser("start", help="start a sandbox (does nothing if it already runs)")
     start.add_argument("--backend", choices=choices, default="moto")
@@ -130,7 +131,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_sandbox_status)
 
     env = verbs.add_parser("env", help='print export lines: eval "$(s3lab sandbox env)"')
-    env.add_argument("--backend", choices=sandbox.SANDBOXES, help="default: the one running")
+    env.add_argument("--backend", choices=sandbox.KINDS, help="default: the one running")
     env.set_defaults(func=_sandbox_env)
 
     run = verbs.add_parser("run", help="start, run one command with the sandbox's variables, stop")
@@ -166,7 +167,11 @@ def _configure(args: argparse.Namespace) -> int:
             "next time use --secret-access-key - and paste it",
             file=sys.stderr,
         )
-    if args.sandbox:
+    if args.s3cmd:
+        written = configure.configure_s3cmd(
+            profile, backend=args.backend, path=args.s3cmd_file, force=args.force
+        )
+    elif args.sandbox:
         written = configure.configure_sandbox(
             args.backend, profile=profile or configure.SANDBOX_PROFILE, force=args.force
         )
@@ -176,6 +181,7 @@ def _configure(args: argparse.Namespace) -> int:
             access_key_id=args.access_key_id,
             secret_access_key=secret,
             region=args.region,
+            endpoint_url=args.endpoint_url,
             force=args.force,
         )
     else:
@@ -230,6 +236,7 @@ def _add_configure(sub: argparse._SubParsersAction) -> None:
         "      --region us-west-2 < secret.txt                # the secret from stdin\n"
         "  s3lab configure --kopah --access-key-id ... --secret-access-key -   # UW Kopah\n"
         "  s3lab configure --sandbox --backend server        # profile s3lab-sandbox\n"
+        "  s3lab configure --s3cmd --profile kopah           # ~/.s3cfg for s3cmd, path style\n"
         "  s3lab configure list --profile kopah              # what is set, keys masked",
     )
     job.add_argument("--profile", help="profile to write (default: default; kopah with --kopah)")
@@ -241,7 +248,9 @@ def _add_configure(sub: argparse._SubParsersAction) -> None:
     job.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible store's endpoint")
     job.add_argument("--kopah", action="store_true", help="Kopah: endpoint, path style, checksums")
     job.add_argument("--sandbox", action="store_true", help="a profile for the running sandbox")
-    job.add_argument("--backend", choices=sandbox.SANDBOXES, help="which sandbox, with --sandbox")
+    job.add_argument("--s3cmd", action="store_true", help="s3cmd's config from --profile/--backend")
+    job.add_argument("--s3cmd-file", metavar="PATH", help="with --s3cmd (default: ~/.s3cfg)")
+    job.add_argument("--backend", choices=sandbox.KINDS, help="which sandbox, with --sandbox")
     job.add_argument("--force", action="store_true", help="write keys even inside a git work tree")
     job.add_argument("--fix-permissions", action="store_true", help="chmod 0600 the AWS files")
     job.set_defaults(func=_configure, verb=None, list_profile=None)

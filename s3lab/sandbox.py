@@ -39,6 +39,9 @@ from s3lab.errors import NotInstalledError, SandboxError, UsageError
 logger = logging.getLogger(__name__)
 
 SANDBOXES = ("moto", "server")
+# Every kind `s3lab sandbox` can run. ``ceph`` (a one-node Ceph, see :mod:`s3lab.ceph`) is
+# opt-in: heavy, root only, so "all" (and the test session) means SANDBOXES.
+KINDS = (*SANDBOXES, "ceph")
 
 # The example keys from the AWS documentation. They are fake by design, and the only keys
 # the secret guard allows in outputs and committed files.
@@ -114,10 +117,10 @@ def sandbox_dir(home: Path | str | None = None) -> Path:
 
 def check_sandbox(backend: str) -> str:
     """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices."""
-    if backend not in SANDBOXES:
+    if backend not in KINDS:
         raise UsageError(
             f"unknown sandbox backend {backend!r}",
-            f"use one of: {', '.join(SANDBOXES)}",
+            f"use one of: {', '.join(KINDS)}",
         )
     return backend
 
@@ -379,6 +382,12 @@ def start(
             )
         port = port or free_port()
         directory = sandbox_dir(home)
+        if backend == "ceph":  # several daemons: s3lab.ceph starts them and says when ready
+            from s3lab import ceph
+
+            box = ceph.start(directory / "ceph", port, timeout=timeout)
+            _state_file(backend, home).write_text(json.dumps(asdict(box), indent=2) + "\n")
+            return box
         build = _moto_command if backend == "moto" else _server_command
         command = build(port, directory)
         log = directory / f"{backend}.log"
@@ -435,6 +444,12 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     escalation. Its data survive SIGKILL: writes are in the files before they are acknowledged.
     """
     state = _read_state(backend, home)
+    if backend == "ceph":  # its daemons, the gateway included, are recorded by s3lab.ceph
+        from s3lab import ceph
+
+        signalled = ceph.stop(sandbox_dir(home) / "ceph")
+        _state_file(backend, home).unlink(missing_ok=True)
+        return "rgw" in signalled
     if state is None:
         return False
     identity = state.identity()
@@ -444,10 +459,16 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     return was_running
 
 
+def _recorded(home: Path | str | None) -> list[str]:
+    """The default sandboxes, and an opt-in kind too while it has a record."""
+    extra = [k for k in KINDS if k not in SANDBOXES and _state_file(k, home).exists()]
+    return [*SANDBOXES, *extra]
+
+
 def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[str]:
     """Stop one backend, or every recorded one; returns the backends that were running."""
     stopped = []
-    for name in [check_sandbox(backend)] if backend else SANDBOXES:
+    for name in [check_sandbox(backend)] if backend else _recorded(home):
         with _locked(name, home):
             if _stop_locked(name, home):
                 stopped.append(name)
@@ -457,7 +478,7 @@ def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[
 def status(backend: str | None = None, *, home: Path | str | None = None) -> list[Status]:
     """Running, stale (recorded but dead or silent) or stopped, for one or every backend."""
     result = []
-    for name in [check_sandbox(backend)] if backend else SANDBOXES:
+    for name in [check_sandbox(backend)] if backend else _recorded(home):
         state = _read_state(name, home)
         if state is None:
             result.append(Status(name, "stopped"))
@@ -492,7 +513,7 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
                 f"start it with `s3lab sandbox start --backend {backend}`",
             )
         return found
-    up = [s for s in (running(name, home, thorough=False) for name in SANDBOXES) if s]
+    up = [s for s in (running(name, home, thorough=False) for name in _recorded(home)) if s]
     if len(up) == 1:
         return up[0]
     if not up:
