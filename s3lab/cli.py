@@ -384,6 +384,54 @@ def _bucket_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bucket_copy(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from s3lab import copy
+
+    source = copy.client(args.from_backend, args.from_profile)
+    dest = copy.client(args.to_backend, args.to_profile)
+    (src_bucket, src_prefix), (dst_bucket, dst_prefix) = map(copy.split, (args.source, args.target))
+    bars: list[tqdm] = []
+
+    def plan(objects: int, size: int, skipped: int) -> None:
+        print(
+            f"to copy: {objects} objects ({size:,} bytes); {skipped} already there", file=sys.stderr
+        )
+        if not args.quiet:
+            bars.append(
+                tqdm(total=size, unit="B", unit_scale=True, file=sys.stderr, mininterval=0.5)
+            )
+
+    def grew(sent: int) -> None:
+        if bars:
+            bars[0].update(sent)
+
+    try:
+        done = copy.copy_bucket(
+            source, src_bucket, dest, dst_bucket, src_prefix=src_prefix, dst_prefix=dst_prefix,
+            workers=args.workers, on_plan=plan, on_bytes=grew,
+        )  # fmt: skip
+    finally:
+        for bar in bars:
+            bar.close()
+    print(done.summary())
+    if args.no_verify:
+        return 0
+    checked = copy.verify(
+        source, src_bucket, dest, dst_bucket, src_prefix=src_prefix, dst_prefix=dst_prefix
+    )
+    for problem in checked.problems[:5]:
+        print(f"  {problem}", file=sys.stderr)
+    if not checked.ok:
+        raise S3LabError(
+            f"{len(checked.problems)} objects differ after the copy",
+            "run the same command again: it sends only what is missing or different",
+        )
+    print(checked.summary())
+    return 0
+
+
 def _bucket_remove(args: argparse.Namespace) -> int:
     from s3lab import buckets
 
@@ -467,6 +515,24 @@ def _add_bucket(sub: argparse._SubParsersAction) -> None:
     name.add_argument("--prefix", default="s3lab", help="readable start (cleaned to be valid)")
     name.add_argument("--count", type=int, default=1, help="how many names")
     name.set_defaults(func=_bucket_name)
+
+    copying_between = verb(
+        "copy",
+        "copy a bucket to another store (AWS to Kopah), streamed, resumable, verified",
+        "s3lab bucket copy s3://my-aws-bucket s3://my-kopah-bucket "
+        "--from-profile default --to-profile kopah",
+    )
+    copying_between.add_argument("source", metavar="s3://SOURCE[/PREFIX]")
+    copying_between.add_argument("target", metavar="s3://TARGET[/PREFIX]")
+    for side in ("from", "to"):
+        copying_between.add_argument(f"--{side}-profile", metavar="PROFILE")
+        copying_between.add_argument(
+            f"--{side}-backend", metavar="BACKEND", help="moto, server, ceph, aws or kopah"
+        )
+    copying_between.add_argument("--workers", type=int, default=8, help="objects at a time")
+    copying_between.add_argument("--no-verify", action="store_true", help="skip the check after")
+    copying_between.add_argument("--quiet", action="store_true", help="no progress bar")
+    copying_between.set_defaults(func=_bucket_copy)
 
     check = verb(
         "validate",
