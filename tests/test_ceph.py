@@ -154,3 +154,13 @@ def test_s3fs_mount_path_style(ceph: Backend, tmp_path: Path):
     for key in ("a.txt", "b.txt"):
         s3.delete_object(Bucket="ceph-mount", Key=key)
     s3.delete_bucket(Bucket="ceph-mount")
+
+
+def test_the_kopah_chapter_falls_back_to_seaweedfs_where_ceph_cannot_run(monkeypatch):
+    started: list[str] = []
+    monkeypatch.setattr(ceph_sandbox, "cannot_run", lambda: ("no Ceph here", "use server"))
+    monkeypatch.setattr(sandbox, "start", lambda name, **_: started.append(name))
+    rehearsal = ceph_sandbox.rehearse()
+    assert (rehearsal.backend, started, rehearsal.started) == ("server", ["server"], False)
+    assert "no Ceph here" in rehearsal.note() and "SeaweedFS" in rehearsal.note()
+    assert ceph_sandbox.rehearse("moto").backend == "moto"
