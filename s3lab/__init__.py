@@ -29,9 +29,8 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 """
 
 from s3lab.awsfiles import config_path, credentials_path
-from s3lab.backends import Backend, backend_name, resolve, use
+from s3lab.backends import Backend, backend_name, rehearse, resolve, use
 from s3lab.buckets import cleanup, client_for, make_bucket, remove_bucket, usage
-from s3lab.ceph import rehearse
 from s3lab.configure import configure_sandbox
 from s3lab.cost import bucket_cost, fill_cost, seed_arithmetic
 from s3lab.doctor import doctor
@@ -50,10 +49,9 @@ __all__ = [
     # backends: where requests go
     "Backend",
     "backend_name",
+    "rehearse",  # where the Kopah chapter rehearses: the ceph sandbox, else SeaweedFS
     "resolve",
     "use",
-    # ceph: where the Kopah chapter rehearses
-    "rehearse",
     # sandbox: the documented fake keys it uses
     "FAKE_ACCESS_KEY_ID",
     "FAKE_SECRET_ACCESS_KEY",

@@ -147,3 +147,44 @@ def use(
     clear_for(backend, os.environ)
     os.environ.update(backend.env)
     return backend
+
+
+@dataclass
+class Rehearsal:
+    """Where the Kopah chapter runs: the ceph sandbox, else SeaweedFS, and why."""
+
+    backend: str
+    reason: str = ""  # why not ceph; empty when it is ceph
+    started: bool = False  # started by :func:`rehearse`: :meth:`done` stops it again
+
+    def note(self) -> str:
+        """One line for the reader."""
+        if self.backend == "ceph":
+            return "rehearsing on Ceph's own S3 gateway (the ceph sandbox), as Kopah runs it"
+        return f"Ceph cannot run here ({self.reason}): using SeaweedFS (--backend server) instead"
+
+    def done(self) -> None:
+        """Stop the ceph sandbox if :func:`rehearse` started it."""
+        if self.started:
+            sandbox.stop("ceph")
+            self.started = False
+
+
+def rehearse(backend: str | None = None) -> Rehearsal:
+    """The backend for rehearsing Kopah: ``ceph``, started here if needed, else ``server``.
+
+    ``backend`` (or ``$S3LAB_BACKEND``) names another one to use as it is. The book build starts
+    only the default sandboxes; this starts Ceph for the one chapter that needs it.
+    """
+    from s3lab import ceph
+
+    wanted = backend or settings.read().backend or "ceph"
+    if wanted != "ceph":
+        return Rehearsal(wanted, "another backend was asked for")
+    why = ceph.cannot_run()
+    if why:
+        sandbox.start("server")
+        return Rehearsal("server", why[0])
+    started = sandbox.running("ceph", thorough=False) is None
+    sandbox.start("ceph")
+    return Rehearsal("ceph", started=started)

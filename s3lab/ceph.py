@@ -12,8 +12,9 @@ identity in ``daemons.json``; :func:`stop` signals each one only while that iden
 Ports are free ones on 127.0.0.1: the monitor's two (messenger v2 and v1), a small range for
 the OSD (``ms bind port min/max``) and the gateway's HTTP port.
 
-:mod:`s3lab.sandbox` calls :func:`start` and :func:`stop` for the ``ceph`` kind; this module
-gives it back a :class:`s3lab.sandbox.Sandbox` record for the gateway.
+:mod:`s3lab.sandbox` calls :func:`start` and :func:`stop` for the ``ceph`` kind (this module
+imports no other s3lab module but ``processes`` and ``errors``): :func:`start` gives back the
+gateway's identity and endpoint, which ``sandbox`` records and checks like its other servers.
 """
 
 from __future__ import annotations
@@ -27,25 +28,19 @@ import struct
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from s3lab import processes
 from s3lab.errors import NotInstalledError, SandboxError
-from s3lab.sandbox import (
-    FAKE_ACCESS_KEY_ID,
-    FAKE_SECRET_ACCESS_KEY,
-    HOST,
-    Sandbox,
-    _answers,
-    port_in_use,
-)
 
 logger = logging.getLogger(__name__)
 
 PACKAGES = ("ceph-mon", "ceph-osd", "radosgw", "ceph-common")
 PROGRAMS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph")
 INSTEAD = "use --backend server (SeaweedFS) instead"
+HOST = "127.0.0.1"
 RGW_NAME = "client.rgw.s3lab"
 USER = "learner"
 # The OSD binds eight ports (public, cluster and two heartbeats, each v2 and v1): room for them.
@@ -154,12 +149,14 @@ rgw data = {directory}/rgw
 """
 
 
-def _free_block(count: int, avoid: set[int]) -> int:
-    """The first port of ``count`` consecutive free ports on 127.0.0.1, none in ``avoid``."""
-    from s3lab.sandbox import free_port
+FreePort = Callable[[Collection[int]], int]
+InUse = Callable[[int], bool]
 
+
+def _free_block(count: int, avoid: set[int], free_port: FreePort, port_in_use: InUse) -> int:
+    """The first port of ``count`` consecutive free ports on 127.0.0.1, none in ``avoid``."""
     for _ in range(200):
-        first = free_port(avoid=avoid)
+        first = free_port(avoid)
         block = range(first, first + count)
         if first + count < 65536 and not any(p in avoid or port_in_use(p) for p in block):
             return first
@@ -218,11 +215,29 @@ def _log_tail(directory: Path, name: str) -> str:
     return "no log"
 
 
-def start(directory: Path, port: int, *, timeout: float = 90.0) -> Sandbox:
+@dataclass
+class Gateway:
+    """The started gateway: what identifies its process, and where it answers."""
+
+    identity: processes.Identity
+    endpoint_url: str
+    log: str
+
+
+def start(
+    directory: Path,
+    port: int,
+    *,
+    keys: tuple[str, str],
+    free_port: FreePort,
+    port_in_use: InUse,
+    timeout: float = 90.0,
+) -> Gateway:
     """Start monitor, OSD and gateway in ``directory`` (made anew), the gateway on ``port``.
 
-    Returns the gateway's record once it answers a ListBuckets signed with the sandbox's keys
-    (a user made by ``radosgw-admin``). On failure everything started is stopped again.
+    ``keys`` (access key id, secret) are given to an S3 user made by ``radosgw-admin``;
+    ``free_port(avoid)`` and ``port_in_use(port)`` are the sandbox's. On failure everything
+    started is stopped again.
     """
     check()
     stop(directory)  # whatever an earlier run left: stopped by identity, then the files go
@@ -231,17 +246,23 @@ def start(directory: Path, port: int, *, timeout: float = 90.0) -> Sandbox:
         (directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
     deadline = time.monotonic() + timeout
     try:
-        return _start(directory, port, deadline)
+        return _start(directory, port, deadline, keys, (free_port, port_in_use))
     except BaseException:
         stop(directory)
         raise
 
 
-def _start(directory: Path, port: int, deadline: float) -> Sandbox:
+def _start(
+    directory: Path,
+    port: int,
+    deadline: float,
+    keys: tuple[str, str],
+    ports: tuple[FreePort, InUse],
+) -> Gateway:
     taken = {port}
-    v2 = _free_block(2, taken)
+    v2 = _free_block(2, taken, *ports)
     taken |= {v2, v2 + 1}
-    osd_port = _free_block(OSD_PORTS, taken)
+    osd_port = _free_block(OSD_PORTS, taken, *ports)
     fsid, osd_uuid = str(uuid.uuid4()), str(uuid.uuid4())
     conf = config_text(directory, fsid, (v2, v2 + 1), osd_port, port)
     (directory / "ceph.conf").write_text(conf)
@@ -284,23 +305,11 @@ def _start(directory: Path, port: int, deadline: float) -> Sandbox:
         "create",
         f"--uid={USER}",
         f"--display-name={USER}",
-        f"--access-key={FAKE_ACCESS_KEY_ID}",
-        f"--secret={FAKE_SECRET_ACCESS_KEY}",
+        f"--access-key={keys[0]}",
+        f"--secret={keys[1]}",
     )
-    reason = _answers(endpoint)
-    if reason:
-        raise SandboxError(f"the ceph gateway refused the sandbox's keys ({reason})", INSTEAD)
     identity = processes.Identity.from_record(_records(directory)["rgw"])
-    return Sandbox(
-        backend="ceph",
-        pid=rgw.pid,
-        port=port,
-        endpoint_url=endpoint,
-        log=str(directory / "log" / f"{RGW_NAME}.log"),
-        started=time.time(),
-        start_ticks=identity.start_ticks,
-        cmdline=list(identity.cmdline),
-    )
+    return Gateway(identity, endpoint, str(directory / "log" / f"{RGW_NAME}.log"))
 
 
 def _http_ok(endpoint: str) -> bool:
@@ -346,46 +355,3 @@ def leftovers(directory: Path) -> list[int]:
             if identity and conf in identity.cmdline:
                 found.append(identity.pid)
     return found
-
-
-@dataclass
-class Rehearsal:
-    """Where the Kopah chapter runs: the ceph sandbox, else SeaweedFS, and why."""
-
-    backend: str
-    reason: str = ""  # why not ceph; empty when it is ceph
-    started: bool = False  # started by :func:`rehearse`: :meth:`done` stops it again
-
-    def note(self) -> str:
-        """One line for the reader."""
-        if self.backend == "ceph":
-            return "rehearsing on Ceph's own S3 gateway (the ceph sandbox), as Kopah runs it"
-        return f"Ceph cannot run here ({self.reason}): using SeaweedFS (--backend server) instead"
-
-    def done(self) -> None:
-        """Stop the ceph sandbox if :func:`rehearse` started it."""
-        if self.started:
-            from s3lab import sandbox
-
-            sandbox.stop("ceph")
-            self.started = False
-
-
-def rehearse(backend: str | None = None) -> Rehearsal:
-    """The backend for rehearsing Kopah: ``ceph``, started here if needed, else ``server``.
-
-    ``backend`` (or ``$S3LAB_BACKEND``) names another one to use as it is. The book build starts
-    only the default sandboxes; this starts Ceph for the one chapter that needs it.
-    """
-    from s3lab import sandbox, settings
-
-    wanted = backend or settings.read().backend or "ceph"
-    if wanted != "ceph":
-        return Rehearsal(wanted, "another backend was asked for")
-    why = cannot_run()
-    if why:
-        sandbox.start("server")
-        return Rehearsal("server", why[0])
-    started = sandbox.running("ceph", thorough=False) is None
-    sandbox.start("ceph")
-    return Rehearsal("ceph", started=started)

@@ -385,7 +385,13 @@ def start(
         if backend == "ceph":  # several daemons: s3lab.ceph starts them and says when ready
             from s3lab import ceph
 
-            box = ceph.start(directory / "ceph", port, timeout=timeout)
+            keys = (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
+            gate = ceph.start(
+                directory / "ceph", port, keys=keys, free_port=free_port,
+                port_in_use=port_in_use, timeout=timeout,
+            )  # fmt: skip
+            box = Sandbox("ceph", gate.identity.pid, port, gate.endpoint_url, gate.log, time.time())
+            box.start_ticks, box.cmdline = gate.identity.start_ticks, list(gate.identity.cmdline)
             _state_file(backend, home).write_text(json.dumps(asdict(box), indent=2) + "\n")
             return box
         build = _moto_command if backend == "moto" else _server_command

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
+from s3lab import backends, configure, sandbox
 from s3lab import ceph as ceph_sandbox
-from s3lab import configure, sandbox
 from s3lab.backends import Backend
 from tests.conftest import assert_one_line_error, cli
 
@@ -160,7 +160,7 @@ def test_the_kopah_chapter_falls_back_to_seaweedfs_where_ceph_cannot_run(monkeyp
     started: list[str] = []
     monkeypatch.setattr(ceph_sandbox, "cannot_run", lambda: ("no Ceph here", "use server"))
     monkeypatch.setattr(sandbox, "start", lambda name, **_: started.append(name))
-    rehearsal = ceph_sandbox.rehearse()
+    rehearsal = backends.rehearse()
     assert (rehearsal.backend, started, rehearsal.started) == ("server", ["server"], False)
     assert "no Ceph here" in rehearsal.note() and "SeaweedFS" in rehearsal.note()
-    assert ceph_sandbox.rehearse("moto").backend == "moto"
+    assert backends.rehearse("moto").backend == "moto"
