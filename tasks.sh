@@ -17,10 +17,11 @@ VENV=${S3LAB_VENV:-$PWD/.venv}
 # gpgv, which every Debian and Ubuntu system already has). podman, runc and busybox-static:
 # the containers test runs a checkpoint writer in a container built from local parts.
 # python3-venv: Debian's own python3 makes no virtual environment without it.
-# ceph-mon ceph-osd radosgw ceph-common: the opt-in ceph sandbox (Kopah's own software);
-# s3cmd: the Kopah chapter's second client.
-SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static
-  ceph-mon ceph-osd radosgw ceph-common s3cmd)
+SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static)
+
+# ceph-mon ceph-osd radosgw ceph-common: the opt-in ceph sandbox (Kopah's own software, started
+# by the Kopah chapter and its tests); s3cmd: the Kopah chapter's second client.
+SYSTEM_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common s3cmd)
 
 # The Pythons the project claims: requires-python's lower bound in pyproject.toml (the lock is
 # resolved for it: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
