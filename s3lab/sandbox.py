@@ -367,6 +367,8 @@ def start(
     check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"port {port} is not a TCP port", "choose a number from 1024 to 65535")
+    if backend == "ceph":  # several daemons: s3lab.ceph starts them and says when ready
+        return _start_ceph(port, home, timeout)
     with _locked(backend, home):
         current = running(backend, home)
         if current and (port is None or port == current.port):
@@ -382,18 +384,6 @@ def start(
             )
         port = port or free_port()
         directory = sandbox_dir(home)
-        if backend == "ceph":  # several daemons: s3lab.ceph starts them and says when ready
-            from s3lab import ceph
-
-            keys = (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
-            gate = ceph.start(
-                directory / "ceph", port, keys=keys, free_port=free_port,
-                port_in_use=port_in_use, timeout=timeout,
-            )  # fmt: skip
-            box = Sandbox("ceph", gate.identity.pid, port, gate.endpoint_url, gate.log, time.time())
-            box.start_ticks, box.cmdline = gate.identity.start_ticks, list(gate.identity.cmdline)
-            _state_file(backend, home).write_text(json.dumps(asdict(box), indent=2) + "\n")
-            return box
         build = _moto_command if backend == "moto" else _server_command
         command = build(port, directory)
         log = directory / f"{backend}.log"
@@ -463,6 +453,29 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     processes.stop(identity, grace=grace, group=True)
     _state_file(backend, home).unlink(missing_ok=True)
     return was_running
+
+
+def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sandbox:
+    """:func:`start` for ``ceph``: the gateway's record, its other daemons are s3lab.ceph's."""
+    from s3lab import ceph
+
+    with _locked("ceph", home):
+        current = running("ceph", home)
+        if current and port in (None, current.port):
+            return current
+        _stop_locked("ceph", home)
+        if port is not None and port_in_use(port):
+            raise UsageError(f"port {port} on {HOST} is already in use", "leave --port out")
+        port = port or free_port()
+        keys = (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
+        gate = ceph.start(
+            sandbox_dir(home) / "ceph", port, keys=keys, free_port=free_port,
+            port_in_use=port_in_use, timeout=timeout,
+        )  # fmt: skip
+        box = Sandbox("ceph", gate.identity.pid, port, gate.endpoint_url, gate.log, time.time())
+        box.start_ticks, box.cmdline = gate.identity.start_ticks, list(gate.identity.cmdline)
+        _state_file("ceph", home).write_text(json.dumps(asdict(box), indent=2) + "\n")
+        return box
 
 
 def _recorded(home: Path | str | None) -> list[str]:
