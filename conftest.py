@@ -61,7 +61,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 # Fixtures that reach the sandboxes: a test that asks for one is an integration test.
-SANDBOX_FIXTURES = {"lab", "server", "sandboxes", "site"}
+SANDBOX_FIXTURES = {"lab", "server", "sandboxes", "site", "ceph"}
 
 
 def needs_sandboxes(item: pytest.Item) -> bool:
@@ -144,6 +144,13 @@ class BackendNotebook(IPyNbFile):
 
     def setup(self) -> None:
         """Export the backend, then let nbval start the kernel (which inherits it)."""
+        if self.backend not in sandbox.SANDBOXES:  # an opt-in kind (ceph): only for its notebook
+            from s3lab import ceph
+
+            why = ceph.cannot_run()
+            if why:
+                pytest.skip(f"the {self.backend} sandbox cannot run here: {why[0]}")
+            sandbox.start(self.backend)
         os.environ["S3LAB_BACKEND"] = self.backend
         try:
             super().setup()

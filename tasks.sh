@@ -22,6 +22,10 @@ VENV=${S3LAB_VENV:-$PWD/.venv}
 # chromium: the site test opens every page of the built book in it (headless).
 SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static chromium)
 
+# ceph-mon ceph-osd radosgw ceph-common: the opt-in ceph sandbox (Kopah's own software, started
+# by the Kopah chapter and its tests); s3cmd: the Kopah chapter's second client.
+SYSTEM_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common s3cmd)
+
 # The Pythons the project claims: requires-python's lower bound in pyproject.toml (the lock is
 # resolved for it: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
 OLDEST_PYTHON=$(sed -n 's/^requires-python = ">=\([0-9]*\.[0-9]*\)"$/\1/p' pyproject.toml)

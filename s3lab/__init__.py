@@ -9,7 +9,8 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 ``errors``             the exception family and the one table from AWS errors to fixes
 ``processes``          start a child, and signal it only while it is still that child
 ``backends``           where requests go: the sandboxes, AWS or Kopah
-``sandbox``            the local S3 servers (moto, SeaweedFS)
+``sandbox``            the local S3 servers (moto, SeaweedFS; Ceph through ``ceph``)
+``ceph``               a one-node Ceph with its S3 gateway, to rehearse Kopah
 ``awsfiles``           the ``~/.aws`` files, written as ``aws configure`` writes them
 ``regions``            region names, checked offline, with "did you mean"
 ``configure``          profiles: your keys, Kopah, the sandbox
@@ -20,6 +21,7 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 ``names``              bucket naming rules and unique names
 ``buckets``            make, list, remove, clean up
 ``transfer``           put, get, sync
+``copy``               a bucket from one store to another, streamed, resumable, verified
 ``cost``               prices as data, and the arithmetic
 ``mount``, ``mount_*``  mount, unmount; each tool's command line; what a mount does
 ``imds``               a local stand-in for EC2's instance metadata service (IMDSv2)
@@ -29,7 +31,7 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 """
 
 from s3lab.awsfiles import config_path, credentials_path
-from s3lab.backends import Backend, backend_name, resolve, use
+from s3lab.backends import Backend, backend_name, rehearse, resolve, use
 from s3lab.buckets import cleanup, client_for, make_bucket, remove_bucket, usage
 from s3lab.configure import configure_sandbox
 from s3lab.cost import bucket_cost, fill_cost, seed_arithmetic
@@ -51,6 +53,7 @@ __all__ = [
     # backends: where requests go
     "Backend",
     "backend_name",
+    "rehearse",  # where the Kopah chapter rehearses: the ceph sandbox, else SeaweedFS
     "resolve",
     "use",
     # sandbox: the documented fake keys it uses

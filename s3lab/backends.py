@@ -1,6 +1,7 @@
 """The one switch that says where S3 requests go: a local sandbox, real AWS, or Kopah.
 
-A *backend* is only ever that: where requests go (``moto``, ``server``, ``aws`` or ``kopah``).
+A *backend* is only ever that: where requests go (``moto``, ``server``, ``ceph``, ``aws`` or
+``kopah``). ``ceph`` is the opt-in sandbox that rehearses Kopah on Ceph itself (root only).
 The switch is ``S3LAB_BACKEND`` (read, like every ``S3LAB_*`` variable, by
 :func:`s3lab.settings.read`), or a name passed in. For ``aws``/``kopah`` the profile is
 ``S3LAB_PROFILE``, else ``AWS_PROFILE`` (Kopah's default is the profile ``kopah``).
@@ -25,7 +26,7 @@ from typing import Any
 from s3lab import sandbox, settings
 from s3lab.errors import UsageError
 
-BACKENDS = ("moto", "server", "aws", "kopah")
+BACKENDS = ("moto", "server", "ceph", "aws", "kopah")
 DEFAULT_BACKEND = "moto"
 
 
@@ -54,11 +55,11 @@ def backend_name(name: str | None = None, default: str = DEFAULT_BACKEND) -> str
 def running_sandbox(name: str | None = None, *, home: Path | str | None = None) -> sandbox.Sandbox:
     """The running sandbox to use: the one named, else ``$S3LAB_BACKEND``'s, else the only one up.
 
-    ``$S3LAB_BACKEND`` counts only when it names a sandbox (``moto`` or ``server``).
+    ``$S3LAB_BACKEND`` counts only when it names a sandbox (``moto``, ``server`` or ``ceph``).
     """
     if name is None:
         wanted = settings.read().backend
-        if wanted and check_backend(wanted) in sandbox.SANDBOXES:
+        if wanted and check_backend(wanted) in sandbox.KINDS:
             name = check_backend(wanted)
     return sandbox.pick(name, home=home)
 
@@ -86,7 +87,7 @@ class Backend:
     @property
     def is_sandbox(self) -> bool:
         """True for the local servers, where nothing costs money and keys are fake."""
-        return self.name in ("moto", "server")
+        return self.name in sandbox.KINDS
 
     def session(self) -> Any:
         """A boto3 session with this backend's credentials and region."""
@@ -126,7 +127,7 @@ def resolve(
 ) -> Backend:
     """Work out the backend without changing anything (see :func:`use`)."""
     chosen = backend_name(name, default)
-    if chosen in sandbox.SANDBOXES:
+    if chosen in sandbox.KINDS:
         running = running_sandbox(chosen, home=home)
         return Backend(chosen, running.env(), running.endpoint_url)
     profile = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
@@ -150,3 +151,44 @@ def use(
     clear_for(backend, os.environ)
     os.environ.update(backend.env)
     return backend
+
+
+@dataclass
+class Rehearsal:
+    """Where the Kopah chapter runs: the ceph sandbox, else SeaweedFS, and why."""
+
+    backend: str
+    reason: str = ""  # why not ceph; empty when it is ceph
+    started: bool = False  # started by :func:`rehearse`: :meth:`done` stops it again
+
+    def note(self) -> str:
+        """One line for the reader."""
+        if self.backend == "ceph":
+            return "rehearsing on Ceph's own S3 gateway (the ceph sandbox), as Kopah runs it"
+        return f"Ceph cannot run here ({self.reason}): using SeaweedFS (--backend server) instead"
+
+    def done(self) -> None:
+        """Stop the ceph sandbox if :func:`rehearse` started it."""
+        if self.started:
+            sandbox.stop("ceph")
+            self.started = False
+
+
+def rehearse(backend: str | None = None) -> Rehearsal:
+    """The backend for rehearsing Kopah: ``ceph``, started here if needed, else ``server``.
+
+    ``backend`` (or ``$S3LAB_BACKEND``) names another one to use as it is. The book build starts
+    only the default sandboxes; this starts Ceph for the one chapter that needs it.
+    """
+    from s3lab import ceph
+
+    wanted = backend or settings.read().backend or "ceph"
+    if wanted != "ceph":
+        return Rehearsal(wanted, "another backend was asked for")
+    why = ceph.cannot_run()
+    if why:
+        sandbox.start("server")
+        return Rehearsal("server", why[0])
+    started = sandbox.running("ceph", thorough=False) is None
+    sandbox.start("ceph")
+    return Rehearsal("ceph", started=started)

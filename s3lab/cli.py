@@ -111,7 +111,8 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "local S3 servers on 127.0.0.1: no account, no cost",
         "Run a local S3 endpoint so every command and notebook works with no AWS account.\n\n"
         "  moto    a mock S3 in memory: fast, checks no signatures\n"
-        "  server  SeaweedFS, a real S3 server: keeps data in ~/.s3lab, rejects wrong keys\n\n"
+        "  server  SeaweedFS, a real S3 server: keeps data in ~/.s3lab, rejects wrong keys\n"
+        "  ceph    Ceph's S3 gateway, as Kopah runs (root, Debian/Ubuntu; not in `all`)\n\n"
         "example:\n"
         "  s3lab sandbox start --backend server\n"
         '  eval "$(s3lab sandbox env)"\n'
@@ -119,7 +120,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "  s3lab sandbox stop",
     )
     verbs = job.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
-    choices = [*sandbox.SANDBOXES, "all"]
+    choices = [*sandbox.KINDS, "all"]
 
     start = verbs.add_parser("start", help="start a sandbox (does nothing if it already runs)")
     start.add_argument("--backend", choices=choices, default="moto")
@@ -136,7 +137,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_sandbox_status)
 
     env = verbs.add_parser("env", help='print export lines: eval "$(s3lab sandbox env)"')
-    env.add_argument("--backend", choices=sandbox.SANDBOXES, help="default: the one running")
+    env.add_argument("--backend", choices=sandbox.KINDS, help="default: the one running")
     env.set_defaults(func=_sandbox_env)
 
     run = verbs.add_parser("run", help="start, run one command with the sandbox's variables, stop")
@@ -172,7 +173,11 @@ def _configure(args: argparse.Namespace) -> int:
             "next time use --secret-access-key - and paste it",
             file=sys.stderr,
         )
-    if args.sandbox:
+    if args.s3cmd:
+        written = configure.configure_s3cmd(
+            profile, backend=args.backend, path=args.s3cmd_file, force=args.force
+        )
+    elif args.sandbox:
         written = configure.configure_sandbox(
             args.backend, profile=profile or configure.SANDBOX_PROFILE, force=args.force
         )
@@ -182,6 +187,7 @@ def _configure(args: argparse.Namespace) -> int:
             access_key_id=args.access_key_id,
             secret_access_key=secret,
             region=args.region,
+            endpoint_url=args.endpoint_url,
             force=args.force,
         )
     else:
@@ -236,6 +242,7 @@ def _add_configure(sub: argparse._SubParsersAction) -> None:
         "      --region us-west-2 < secret.txt                # the secret from stdin\n"
         "  s3lab configure --kopah --access-key-id ... --secret-access-key -   # UW Kopah\n"
         "  s3lab configure --sandbox --backend server        # profile s3lab-sandbox\n"
+        "  s3lab configure --s3cmd --profile kopah           # ~/.s3cfg for s3cmd, path style\n"
         "  s3lab configure list --profile kopah              # what is set, keys masked",
     )
     job.add_argument("--profile", help="profile to write (default: default; kopah with --kopah)")
@@ -247,7 +254,9 @@ def _add_configure(sub: argparse._SubParsersAction) -> None:
     job.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible store's endpoint")
     job.add_argument("--kopah", action="store_true", help="Kopah: endpoint, path style, checksums")
     job.add_argument("--sandbox", action="store_true", help="a profile for the running sandbox")
-    job.add_argument("--backend", choices=sandbox.SANDBOXES, help="which sandbox, with --sandbox")
+    job.add_argument("--s3cmd", action="store_true", help="s3cmd's config from --profile/--backend")
+    job.add_argument("--s3cmd-file", metavar="PATH", help="with --s3cmd (default: ~/.s3cfg)")
+    job.add_argument("--backend", choices=sandbox.KINDS, help="which sandbox, with --sandbox")
     job.add_argument("--force", action="store_true", help="write keys even inside a git work tree")
     job.add_argument("--fix-permissions", action="store_true", help="chmod 0600 the AWS files")
     job.set_defaults(func=_configure, verb=None, list_profile=None)
@@ -381,6 +390,54 @@ def _bucket_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bucket_copy(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from s3lab import copy
+
+    source = copy.client(args.from_backend, args.from_profile)
+    dest = copy.client(args.to_backend, args.to_profile)
+    (src_bucket, src_prefix), (dst_bucket, dst_prefix) = map(copy.split, (args.source, args.target))
+    bars: list[tqdm] = []
+
+    def plan(objects: int, size: int, skipped: int) -> None:
+        print(
+            f"to copy: {objects} objects ({size:,} bytes); {skipped} already there", file=sys.stderr
+        )
+        if not args.quiet:
+            bars.append(
+                tqdm(total=size, unit="B", unit_scale=True, file=sys.stderr, mininterval=0.5)
+            )
+
+    def grew(sent: int) -> None:
+        if bars:
+            bars[0].update(sent)
+
+    try:
+        done = copy.copy_bucket(
+            source, src_bucket, dest, dst_bucket, src_prefix=src_prefix, dst_prefix=dst_prefix,
+            workers=args.workers, on_plan=plan, on_bytes=grew,
+        )  # fmt: skip
+    finally:
+        for bar in bars:
+            bar.close()
+    print(done.summary())
+    if args.no_verify:
+        return 0
+    checked = copy.verify(
+        source, src_bucket, dest, dst_bucket, src_prefix=src_prefix, dst_prefix=dst_prefix
+    )
+    for problem in checked.problems[:5]:
+        print(f"  {problem}", file=sys.stderr)
+    if not checked.ok:
+        raise S3LabError(
+            f"{len(checked.problems)} objects differ after the copy",
+            "run the same command again: it sends only what is missing or different",
+        )
+    print(checked.summary())
+    return 0
+
+
 def _bucket_remove(args: argparse.Namespace) -> int:
     from s3lab import buckets
 
@@ -464,6 +521,24 @@ def _add_bucket(sub: argparse._SubParsersAction) -> None:
     name.add_argument("--prefix", default="s3lab", help="readable start (cleaned to be valid)")
     name.add_argument("--count", type=int, default=1, help="how many names")
     name.set_defaults(func=_bucket_name)
+
+    copying_between = verb(
+        "copy",
+        "copy a bucket to another store (AWS to Kopah), streamed, resumable, verified",
+        "s3lab bucket copy s3://my-aws-bucket s3://my-kopah-bucket "
+        "--from-profile default --to-profile kopah",
+    )
+    copying_between.add_argument("source", metavar="s3://SOURCE[/PREFIX]")
+    copying_between.add_argument("target", metavar="s3://TARGET[/PREFIX]")
+    for side in ("from", "to"):
+        copying_between.add_argument(f"--{side}-profile", metavar="PROFILE")
+        copying_between.add_argument(
+            f"--{side}-backend", metavar="BACKEND", help="moto, server, ceph, aws or kopah"
+        )
+    copying_between.add_argument("--workers", type=int, default=8, help="objects at a time")
+    copying_between.add_argument("--no-verify", action="store_true", help="skip the check after")
+    copying_between.add_argument("--quiet", action="store_true", help="no progress bar")
+    copying_between.set_defaults(func=_bucket_copy)
 
     check = verb(
         "validate",

@@ -134,10 +134,11 @@ class Written:
     config: Path | None
     access_key: str = ""
     notes: list[str] = field(default_factory=list)
+    title: str = ""  # what was written, when not an AWS profile
 
     def summary(self) -> str:
         """The lines the CLI prints."""
-        lines = [f"profile {self.profile!r}:"]
+        lines = [f"{self.title or f'profile {self.profile!r}'}:"]
         if self.credentials:
             lines.append(f"  keys ({mask(self.access_key)}) -> {self.credentials}")
         if self.config:
@@ -234,17 +235,95 @@ def configure_kopah(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     region: str | None = None,
+    endpoint_url: str | None = None,
     force: bool = False,
 ) -> Written:
-    """A profile for UW's Kopah (Ceph): its endpoint, path-style, and checksums when required."""
+    """A profile for UW's Kopah (Ceph): its endpoint, path-style, and checksums when required.
+
+    ``endpoint_url`` replaces Kopah's own: the book rehearses with the ``ceph`` sandbox.
+    """
     current = read_profiles(config_path(), config=True).get(profile, {})
     return configure(
         profile,
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         region=region or (None if current.get("region") else "us-east-1"),
+        endpoint_url=endpoint_url,
         settings=KOPAH_SETTINGS,
         force=force,
+    )
+
+
+def s3cmd_text(endpoint_url: str, access_key: str, secret_key: str, region: str) -> str:
+    """An s3cmd config (``~/.s3cfg``) for a path-style store such as Kopah or a sandbox.
+
+    ``host_bucket`` is a template in which s3cmd puts each bucket's name where ``%(bucket)s``
+    stands. Without the placeholder, as here, s3cmd puts the bucket in the path (path style).
+    """
+    parts = urlsplit(check_endpoint_url(endpoint_url))
+    host = parts.netloc
+    return (
+        "[default]\n"
+        f"access_key = {access_key}\n"
+        f"secret_key = {secret_key}\n"
+        f"host_base = {host}\n"
+        f"host_bucket = {host}\n"
+        f"use_https = {parts.scheme == 'https'}\n"
+        f"bucket_location = {region}\n"
+        "signature_v2 = False\n"
+    )
+
+
+def s3cmd_path() -> Path:
+    """Where s3cmd reads its config: ``$S3CMD_CONFIG``, else ``~/.s3cfg``."""
+    return Path(os.environ.get("S3CMD_CONFIG") or Path.home() / ".s3cfg").expanduser()
+
+
+def configure_s3cmd(
+    profile: str | None = None,
+    *,
+    backend: str | None = None,
+    path: Path | str | None = None,
+    force: bool = False,
+) -> Written:
+    """Write an s3cmd config from an AWS profile (its keys and endpoint) or a running sandbox.
+
+    The file holds the keys, so it is private (0600) and refused inside a git work tree.
+    A profile with no ``endpoint_url`` goes to AWS (``s3.amazonaws.com``).
+    """
+    target = Path(path).expanduser() if path else s3cmd_path()
+    if backend:
+        from s3lab import backends, sandbox
+
+        box = backends.running_sandbox(backend)
+        source = f"the {box.backend} sandbox"
+        key, secret = sandbox.FAKE_ACCESS_KEY_ID, sandbox.FAKE_SECRET_ACCESS_KEY
+        endpoint, region = box.endpoint_url, sandbox.REGION
+    else:
+        name = check_profile_name(profile or "kopah")
+        session = session_for(name)
+        try:
+            creds = session.get_credentials()
+            scoped = session.get_scoped_config()
+        except Exception as exc:
+            raise translate(exc, f"reading the profile {name!r}") or exc from None
+        if creds is None:
+            raise UsageError(
+                f"the profile {name!r} has no keys", f"s3lab configure --profile {name} first"
+            )
+        source = f"profile {name!r}"
+        key, secret = creds.access_key, creds.secret_key
+        endpoint = scoped.get("endpoint_url") or "https://s3.amazonaws.com"
+        region = scoped.get("region") or "us-east-1"
+    guard_git(target, force=force)
+    write_private(target, s3cmd_text(endpoint, key, secret, region))
+    return Written(
+        profile or "",
+        target,
+        None,
+        key,
+        [f"path style ({urlsplit(endpoint).netloc}); use it: s3cmd -c {target} ls"],
+        title=f"s3cmd config from {source}",
     )
 
 

@@ -48,6 +48,9 @@ from s3lab.errors import NotInstalledError, SandboxError, UsageError
 logger = logging.getLogger(__name__)
 
 SANDBOXES = ("moto", "server")
+# Every kind `s3lab sandbox` can run. ``ceph`` (a one-node Ceph, see :mod:`s3lab.ceph`) is
+# opt-in: heavy, root only, so "all" (and the test session) means SANDBOXES.
+KINDS = (*SANDBOXES, "ceph")
 
 # The example keys from the AWS documentation. They are fake by design, and the only keys
 # the secret guard allows in outputs and committed files.
@@ -132,10 +135,10 @@ def sandbox_dir(home: Path | str | None = None) -> Path:
 
 def check_sandbox(backend: str) -> str:
     """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices."""
-    if backend not in SANDBOXES:
+    if backend not in KINDS:
         raise UsageError(
             f"unknown sandbox backend {backend!r}",
-            f"use one of: {', '.join(SANDBOXES)}",
+            f"use one of: {', '.join(KINDS)}",
         )
     return backend
 
@@ -425,6 +428,8 @@ def start(
     check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"port {port} is not a TCP port", "choose a number from 1024 to 65535")
+    if backend == "ceph":  # several daemons: s3lab.ceph starts them and says when ready
+        return _start_ceph(port, home, timeout)
     with _locked(backend, home):
         current = running(backend, home)
         if current and (port is None or port == current.port):
@@ -534,6 +539,12 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     The STS helper (``server`` only) is stopped the same way.
     """
     state = _read_state(backend, home)
+    if backend == "ceph":  # its daemons, the gateway included, are recorded by s3lab.ceph
+        from s3lab import ceph
+
+        signalled = ceph.stop(sandbox_dir(home) / "ceph")
+        _state_file(backend, home).unlink(missing_ok=True)
+        return "rgw" in signalled
     if state is None:
         return False
     identity = state.identity()
@@ -545,10 +556,39 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     return was_running
 
 
+def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sandbox:
+    """:func:`start` for ``ceph``: the gateway's record, its other daemons are s3lab.ceph's."""
+    from s3lab import ceph
+
+    with _locked("ceph", home):
+        current = running("ceph", home)
+        if current and port in (None, current.port):
+            return current
+        _stop_locked("ceph", home)
+        if port is not None and port_in_use(port):
+            raise UsageError(f"port {port} on {HOST} is already in use", "leave --port out")
+        port = port or free_port()
+        keys = (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
+        gate = ceph.start(
+            sandbox_dir(home) / "ceph", port, keys=keys, free_port=free_port,
+            port_in_use=port_in_use, timeout=timeout,
+        )  # fmt: skip
+        box = Sandbox("ceph", gate.identity.pid, port, gate.endpoint_url, gate.log, time.time())
+        box.start_ticks, box.cmdline = gate.identity.start_ticks, list(gate.identity.cmdline)
+        _state_file("ceph", home).write_text(json.dumps(asdict(box), indent=2) + "\n")
+        return box
+
+
+def _recorded(home: Path | str | None) -> list[str]:
+    """The default sandboxes, and an opt-in kind too while it has a record."""
+    extra = [k for k in KINDS if k not in SANDBOXES and _state_file(k, home).exists()]
+    return [*SANDBOXES, *extra]
+
+
 def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[str]:
     """Stop one backend, or every recorded one; returns the backends that were running."""
     stopped = []
-    for name in [check_sandbox(backend)] if backend else SANDBOXES:
+    for name in [check_sandbox(backend)] if backend else _recorded(home):
         with _locked(name, home):
             if _stop_locked(name, home):
                 stopped.append(name)
@@ -558,7 +598,7 @@ def stop(backend: str | None = None, *, home: Path | str | None = None) -> list[
 def status(backend: str | None = None, *, home: Path | str | None = None) -> list[Status]:
     """Running, stale (recorded but dead or silent) or stopped, for one or every backend."""
     result = []
-    for name in [check_sandbox(backend)] if backend else SANDBOXES:
+    for name in [check_sandbox(backend)] if backend else _recorded(home):
         state = _read_state(name, home)
         if state is None:
             result.append(Status(name, "stopped"))
@@ -596,7 +636,7 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
                 f"start it with `s3lab sandbox start --backend {backend}`",
             )
         return found
-    up = [s for s in (running(name, home, thorough=False) for name in SANDBOXES) if s]
+    up = [s for s in (running(name, home, thorough=False) for name in _recorded(home)) if s]
     if len(up) == 1:
         return up[0]
     if not up:

@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from s3lab import backends
+from s3lab import backends, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,24 @@ def lab(request: pytest.FixtureRequest) -> backends.Backend:
 def server() -> backends.Backend:
     """The SeaweedFS sandbox: the one that checks signatures like AWS."""
     return backends.resolve("server")
+
+
+@pytest.fixture(scope="session")
+def ceph() -> Iterator[backends.Backend]:
+    """The opt-in Ceph sandbox: started once on first use, stopped at the end of the session.
+
+    Its stop is checked here: no process started with its config may be left.
+    """
+    from s3lab import ceph as ceph_sandbox
+
+    why = ceph_sandbox.cannot_run()
+    if why:
+        pytest.skip(f"the ceph sandbox cannot run here: {why[0]} ({why[1]})")
+    sandbox.start("ceph")
+    yield backends.resolve("ceph")
+    sandbox.stop("ceph")
+    left = ceph_sandbox.leftovers(sandbox.sandbox_dir() / "ceph")
+    assert not left, f"ceph processes left after stop: {left}"
 
 
 def run_cli(
