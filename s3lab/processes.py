@@ -79,6 +79,9 @@ def mismatch(recorded: Identity | None) -> str:
         return f"process {recorded.pid} is gone"
     if not recorded.start_ticks or not recorded.cmdline:
         return f"the record of process {recorded.pid} does not say when it started or what it ran"
+    if now.start_ticks == recorded.start_ticks and not now.cmdline:
+        # An exiting process already reads an empty command line: it is the same one, leaving.
+        return f"process {recorded.pid} is gone (exiting)"
     if now.start_ticks != recorded.start_ticks or now.cmdline != recorded.cmdline:
         what = " ".join(now.cmdline)[:80] or "?"
         return f"pid {recorded.pid} now belongs to another process ({what})"
