@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from s3lab import backends
+from s3lab import backends, clients
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
 from s3lab.names import require_valid_name, unique_name
 
@@ -41,21 +41,19 @@ def lean_config(**overrides: Any) -> Any:
     """A botocore Config for many small requests: a connection per worker, no extra checksums.
 
     ``when_required`` computes a checksum only where S3 demands one (DeleteObjects), which is
-    also what S3-compatible stores such as Ceph need.
+    also what S3-compatible stores such as Ceph need. Timeouts and retries are s3lab's one
+    setting (:func:`s3lab.clients.client_config`).
     """
-    from botocore.config import Config
-
     settings: dict[str, Any] = {
         "max_pool_connections": WORKERS * 2,
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
-        "retries": {"mode": "standard", "max_attempts": 5},
         # s3lab builds its requests itself; validating 1,000-key DeleteObjects in Python is
         # measurable CPU for nothing.
         "parameter_validation": False,
     }
     settings.update(overrides)
-    return Config(**settings)
+    return clients.client_config(**settings)
 
 
 def _fast_timestamp(value: Any) -> _dt.datetime:
