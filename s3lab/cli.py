@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from s3lab import sandbox
-from s3lab.errors import Interrupted, UsageError, translate
+from s3lab.errors import Interrupted, S3LabError, UsageError, translate
 
 
 class Parser(argparse.ArgumentParser):
@@ -158,6 +158,18 @@ def _configure(args: argparse.Namespace) -> int:
         print(f"now private (0600): {shown}" if changed else "already private")
         return 0
     profile = args.profile
+    if profile is not None:
+        configure.check_profile_name(profile)  # "" is a mistake, not the default profile
+    if args.sandbox and (args.kopah or args.endpoint_url or args.access_key_id):
+        raise UsageError(
+            "--sandbox writes the sandbox's own endpoint and keys",
+            "drop --kopah, --endpoint-url and the keys, or drop --sandbox",
+        )
+    if args.kopah and args.endpoint_url:
+        raise UsageError(
+            "--kopah sets Kopah's endpoint; --endpoint-url would contradict it",
+            "drop --endpoint-url (or --kopah for another store)",
+        )
     secret = args.secret_access_key
     if secret == "-":
         secret = configure.read_secret_stdin()
@@ -809,6 +821,17 @@ def _stdout_gone() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _path_error(exc: BaseException) -> S3LabError | None:
+    """A file system error on a named path (missing, a file, not writable) as one line."""
+    if isinstance(exc, OSError) and exc.filename:
+        return S3LabError(
+            f"{exc.filename}: {exc.strerror or exc}",
+            "check the path: it must exist (or its folder must), be a folder where one is "
+            "needed, and be writable by you",
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (0 only on success).
 
@@ -836,7 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: interrupted -- fix: run the same command again", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
-        translated = translate(exc)
+        translated = translate(exc) or _path_error(exc)
         if translated is None:
             raise
         if debug:

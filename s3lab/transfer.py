@@ -134,7 +134,7 @@ def plan_upload(client: Any, source: str | Path, url: str, *, only_changed: bool
     too; it is what makes a rerun after an interruption copy only what is missing.
     """
     bucket, prefix = split_url(url)
-    path = Path(source)
+    path = Path(_not_empty(source, "source"))
     if not path.exists():
         raise UsageError(f"{path} does not exist", "check the path (ls it)")
     plan = TransferPlan("up", bucket=bucket)
@@ -157,6 +157,13 @@ def plan_upload(client: Any, source: str | Path, url: str, *, only_changed: bool
     return plan
 
 
+def _not_empty(path: str | Path, what: str) -> str | Path:
+    """Refuse an empty path: ``Path("")`` is the current folder, which nobody means by it."""
+    if not str(path).strip():
+        raise UsageError(f"the {what} path is empty", "give a file or folder, e.g. ./data")
+    return path
+
+
 def _not_older(modified: _dt.datetime | None, mtime: float) -> bool:
     return modified is None or modified.timestamp() >= mtime - 1
 
@@ -165,7 +172,7 @@ def plan_download(client: Any, url: str, target: str | Path, *, only_changed: bo
     """Pair keys under ``url`` with local paths under ``target`` (or the one file ``target``)."""
     bucket, prefix = split_url(url)
     plan = TransferPlan("down", bucket=bucket)
-    base = Path(target)
+    base = Path(_not_empty(target, "target"))
     objects = [o for o in iter_objects(client, bucket, prefix) if not o.key.endswith("/")]
     single = [o for o in objects if o.key == prefix]
     if single and not prefix.endswith("/"):
