@@ -213,23 +213,24 @@ def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: st
     manager = transfer_manager(client, engine=engine)
     progress = _Progress(plan.bytes, "upload" if plan.direction == "up" else "download", quiet)
     futures: list[Any] = []
+    # Submitting blocks once many copies are in flight; a helper thread does it, so that this
+    # one can watch for a stall (and for Ctrl-C) all along.
+    submitter = threading.Thread(target=_submit, args=(manager, plan, progress, futures))
+    submitter.daemon = True
     try:
-        for local, key in plan.pairs:
-            subscribers = [progress.subscriber()]
-            if plan.direction == "up":
-                futures.append(manager.upload(local, plan.bucket, key, subscribers=subscribers))
-            else:
-                Path(local).parent.mkdir(parents=True, exist_ok=True)
-                futures.append(manager.download(plan.bucket, key, local, subscribers=subscribers))
-        _wait(futures, progress, client.meta.endpoint_url)
+        submitter.start()
+        _wait(submitter, futures, progress, client.meta.endpoint_url)
         for future in futures:
-            future.result()
+            if not isinstance(future, BaseException):
+                future.result()
+            else:
+                raise future
     except KeyboardInterrupt:
-        manager.shutdown(cancel=True)
+        _shutdown(manager)
         _clean_up(client, plan.bucket, big)
         raise Interrupted(_what_was_done(plan, futures)) from None
     except Exception as exc:
-        manager.shutdown(cancel=True)
+        _shutdown(manager)
         _clean_up(client, plan.bucket, big)
         raise _failed(exc, f"copying to or from s3://{plan.bucket}") from exc
     finally:
@@ -239,14 +240,47 @@ def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: st
     return len(plan.pairs)
 
 
-def _wait(futures: list[Any], progress: _Progress, endpoint: str) -> None:
-    """Wait for every copy, a fraction of a second at a time (so Ctrl-C is seen at once).
+def _submit(manager: Any, plan: TransferPlan, progress: _Progress, futures: list[Any]) -> None:
+    """Hand every pair to the manager; an error in doing so is put where a future would be."""
+    try:
+        for local, key in plan.pairs:
+            subscribers = [progress.subscriber()]
+            if plan.direction == "up":
+                futures.append(manager.upload(local, plan.bucket, key, subscribers=subscribers))
+            else:
+                Path(local).parent.mkdir(parents=True, exist_ok=True)
+                futures.append(manager.download(plan.bucket, key, local, subscribers=subscribers))
+    except Exception as exc:
+        futures.append(exc)
+
+
+def _shutdown(manager: Any, patience: float = 5.0) -> None:
+    """Cancel what is in flight, waiting at most ``patience`` seconds.
+
+    A request to a server that stopped answering may never end by itself (the Common Runtime
+    has no read timeout); the command must still end, so the wait is bounded.
+    """
+    closer = threading.Thread(target=manager.shutdown, kwargs={"cancel": True}, daemon=True)
+    closer.start()
+    closer.join(patience)
+
+
+def _wait(
+    submitter: threading.Thread, futures: list[Any], progress: _Progress, endpoint: str
+) -> None:
+    """Wait for every copy, a tenth of a second at a time (so Ctrl-C is seen at once).
 
     The Common Runtime has no read timeout: a server that stops answering would hang it. Here
     a copy whose bytes have not moved for :func:`clients.stall_seconds` is given up.
     """
     limit = clients.stall_seconds()
-    while not all(future.done() for future in futures):
+
+    def finished() -> bool:
+        if any(isinstance(f, BaseException) for f in futures):
+            return True
+        return not submitter.is_alive() and all(f.done() for f in futures)
+
+    while not finished():
         time.sleep(0.1)
         if time.monotonic() - progress.last_change > limit:
             raise EndpointError(
@@ -256,7 +290,7 @@ def _wait(futures: list[Any], progress: _Progress, endpoint: str) -> None:
 
 
 def _what_was_done(plan: TransferPlan, futures: list[Any]) -> str:
-    done = sum(1 for future in futures if future.done() and not _failed_future(future))
+    done = sum(1 for f in futures if not isinstance(f, BaseException) and _succeeded(f))
     verb = "uploaded" if plan.direction == "up" else "downloaded"
     return (
         f"interrupted: {verb} {done} of {len(plan.pairs)} files; the rest were not copied "
@@ -264,12 +298,14 @@ def _what_was_done(plan: TransferPlan, futures: list[Any]) -> str:
     )
 
 
-def _failed_future(future: Any) -> bool:
+def _succeeded(future: Any) -> bool:
+    if not future.done():
+        return False
     try:
         future.result()
     except BaseException:
-        return True
-    return False
+        return False
+    return True
 
 
 # --- big uploads: recorded while they run, so a later run can abort what a failed one left ---
@@ -302,8 +338,8 @@ def _save(records: list[dict[str, str]]) -> None:
 
 
 def _mine(record: dict[str, str], client: Any, bucket: str, keys: list[str]) -> bool:
-    same_place = record.get("endpoint") == client.meta.endpoint_url
-    return same_place and record.get("bucket") == bucket and record.get("key") in keys
+    # Not matched on the endpoint: a restarted sandbox has a new port, the same uploads.
+    return record.get("bucket") == bucket and record.get("key") in keys
 
 
 def _record(client: Any, bucket: str, keys: list[str]) -> None:
@@ -324,8 +360,8 @@ def _forget(client: Any, bucket: str, keys: list[str]) -> None:
 def abort_stale_uploads(client: Any, bucket: str, keys: list[str]) -> int:
     """Abort the multipart uploads an earlier, failed s3lab run left open for ``keys``.
 
-    Only uploads s3lab recorded (same endpoint, bucket and key, started since the record) are
-    aborted; anyone else's are left alone. Returns how many were aborted.
+    Only uploads s3lab recorded (same bucket and key, started since the record) are aborted;
+    older ones, and other keys', are left alone. Returns how many were aborted.
     """
     records = [r for r in _load() if _mine(r, client, bucket, keys)]
     aborted = 0
