@@ -254,7 +254,7 @@ def _submit(manager: Any, plan: TransferPlan, progress: _Progress, futures: list
         futures.append(exc)
 
 
-def _shutdown(manager: Any, patience: float = 5.0) -> None:
+def _shutdown(manager: Any, patience: float = 2.0) -> None:
     """Cancel what is in flight, waiting at most ``patience`` seconds.
 
     A request to a server that stopped answering may never end by itself (the Common Runtime

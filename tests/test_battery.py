@@ -22,14 +22,14 @@ import pytest
 import s3lab
 from s3lab import backends, buckets, settings
 from s3lab.errors import S3LabError
-from tests.conftest import ROOT, assert_one_line_error, cli
+from tests.conftest import RELIABILITY, ROOT, assert_one_line_error, cli
 
 BUCKET = "battery-bucket"
 MISSING = "battery-no-such-bucket"
 # Key-shaped test values, split so that no secret scanner takes this file for a leak.
 AWS_KEY = "AKIA" + "BATTERYTEST00001"
-AWS_SECRET = "batteryTest/secret+not/a/real/key0000000"
-SECRET_IN_KEY = "batteryTest/secret+not/a/real/key0000001"
+AWS_SECRET = "batteryTest/secret+not/a/" + "real/key0000000"
+SECRET_IN_KEY = "batteryTest/secret+not/a/" + "real/key0000001"
 NOT_WRITABLE = "/proc/s3lab-battery"  # even root cannot make a folder there
 
 # (id, arguments, words the error line must contain). {tmp} is the case's own folder (with
@@ -241,7 +241,6 @@ CASES = (
     + [pytest.param("api", call, words, id=name) for name, call, words in API_CASES]
     + [pytest.param("pipe", line, (), id=name) for name, line in PIPE_CASES]
 )
-RESULTS: dict[str, int] = {"cases": 0}
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -289,7 +288,7 @@ def test_bad_input(
     aws = Path(os.environ["AWS_CONFIG_FILE"]).parent
     state = settings.home()
     before = (_tree(tmp_path), _tree(aws), _tree(state / "mounts"), _s3(client))
-    RESULTS["cases"] += 1
+    RELIABILITY["cases"] += 1
     if kind == "cli":
         args = [a.replace("{tmp}", str(tmp_path)).replace("{bucket}", BUCKET) for a in what]
         assert_one_line_error(cli(*args), *words)
@@ -360,3 +359,75 @@ def test_make_never_claims_a_bucket_it_did_not_make(battery_bucket: Any) -> None
     done = cli("bucket", "make", BUCKET, env={"S3LAB_BACKEND": "server"})
     assert done.returncode == 0, done.stderr
     assert buckets.bucket_tags(battery_bucket, BUCKET) == {}
+
+
+def test_keys_never_appear_in_any_output_or_log(
+    battery_bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command, with --debug, on a profile whose (fake, key-shaped) keys are known."""
+    key_id = "AKIA" + hashlib.sha256(b"s3lab-secrets-test").hexdigest().upper()[:16]
+    secret = hashlib.sha256(b"s3lab-secret").hexdigest()[:36] + "Ab/+"
+    box = backends.resolve("server")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    (tmp_path / "up.txt").write_text("up\n")
+    profile = ["--backend", "aws", "--profile", "known"]
+    commands = [
+        [
+            "configure",
+            "--profile",
+            "known",
+            "--access-key-id",
+            key_id,
+            "--secret-access-key",
+            secret,
+            "--endpoint-url",
+            str(box.endpoint_url),
+            "--region",
+            "us-east-1",
+        ],
+        ["configure", "list", "--profile", "known"],
+        [
+            "configure",
+            "--profile",
+            "known",
+            "--access-key-id",
+            secret,
+            "--secret-access-key",
+            key_id,
+        ],
+        [
+            "configure",
+            "--profile",
+            "known",
+            "--access-key-id",
+            key_id.lower(),
+            "--secret-access-key",
+            secret[:20],
+        ],
+        ["doctor", "--profile", "known"],
+        ["bucket", "list", *profile],
+        ["bucket", "make", "battery-secret", *profile],
+        ["bucket", "put", str(tmp_path / "up.txt"), f"s3://{BUCKET}/up.txt", *profile],
+        ["bucket", "get", f"s3://{BUCKET}/a.txt", str(tmp_path / "a.txt"), *profile],
+        ["bucket", "sync", str(tmp_path), f"s3://{BUCKET}/s", *profile],
+        ["bucket", "remove", BUCKET, "--force", "--dry-run", *profile],
+        ["bucket", "cost", BUCKET, *profile],
+        ["bucket", "cleanup", "--made-by-s3lab", "--older-than", "1d", "--dry-run", *profile],
+        ["mount", BUCKET, str(tmp_path / "mnt"), "--profile", "known", "--read-only"],
+    ]
+    seen = []
+    for command in commands:
+        done = cli("--debug", *command, env={"S3LAB_BACKEND": "aws"})
+        seen.append(done.stdout + done.stderr)
+        if command[0] == "mount" and done.returncode == 0:
+            s3lab.unmount(tmp_path / "mnt")
+    logs = [p for p in settings.home().rglob("*.log") if "sandbox" not in p.parts]
+    seen += [p.read_text(errors="replace") for p in logs]
+    text = "\n".join(seen)
+    assert "Traceback" in text  # --debug was on: the refused keys showed their tracebacks
+    for value in (key_id, secret, key_id.lower(), secret[:20]):
+        assert value not in text
