@@ -208,7 +208,7 @@ def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: st
         return 0
     big = _big_uploads(plan)
     if big:
-        abort_stale_uploads(client, plan.bucket, big)
+        _clean_up(client, plan.bucket, big)  # what an earlier, failed run left open
         _record(client, plan.bucket, big)
     manager = transfer_manager(client, engine=engine)
     progress = _Progress(plan.bytes, "upload" if plan.direction == "up" else "download", quiet)
@@ -385,7 +385,11 @@ def abort_stale_uploads(client: Any, bucket: str, keys: list[str]) -> int:
 
 
 def _clean_up(client: Any, bucket: str, keys: list[str]) -> None:
-    """After a failure, abort the uploads it left, if the server still answers (else: later)."""
+    """Abort the uploads a failed run left, if the server answers (else: on the next run).
+
+    Never fails: a copy must not be stopped by a clean-up it cannot do (e.g. no permission to
+    list uploads).
+    """
     if not keys:
         return
     with contextlib.suppress(Exception):
