@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import sandbox, settings
+from s3lab import clients, sandbox, settings
 from s3lab.errors import UsageError
 
 BACKENDS = ("moto", "server", "ceph", "aws", "kopah")
@@ -98,16 +98,23 @@ class Backend:
         return boto3.session.Session(profile_name=self.profile)
 
     def client(self, service: str = "s3", **kwargs: Any) -> Any:
-        """A boto3 client for ``service`` on this backend (the sandbox endpoint included)."""
-        if self.endpoint_url and "endpoint_url" not in kwargs:
-            kwargs["endpoint_url"] = self.endpoint_url
-        return self.session().client(service, **kwargs)
+        """A boto3 client for ``service`` on this backend (the sandbox endpoint included).
+
+        Its timeouts and retries are s3lab's (:func:`clients.client_config`); a ``config``
+        passed in is merged over them.
+        """
+        return self.session().client(service, **self._kwargs(kwargs))
 
     def resource(self, service: str = "s3", **kwargs: Any) -> Any:
         """A boto3 resource for ``service`` on this backend."""
+        return self.session().resource(service, **self._kwargs(kwargs))
+
+    def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.endpoint_url and "endpoint_url" not in kwargs:
             kwargs["endpoint_url"] = self.endpoint_url
-        return self.session().resource(service, **kwargs)
+        base = clients.client_config()
+        kwargs["config"] = base.merge(kwargs["config"]) if kwargs.get("config") else base
+        return kwargs
 
     def __repr__(self) -> str:
         """Where requests go, by name: never keys (even the fake ones), nor a local port.

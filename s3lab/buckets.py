@@ -24,9 +24,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from s3lab import backends
+from s3lab import backends, clients
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
 from s3lab.names import require_valid_name, unique_name
+from s3lab.regions import check_region, region_error
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +42,19 @@ def lean_config(**overrides: Any) -> Any:
     """A botocore Config for many small requests: a connection per worker, no extra checksums.
 
     ``when_required`` computes a checksum only where S3 demands one (DeleteObjects), which is
-    also what S3-compatible stores such as Ceph need.
+    also what S3-compatible stores such as Ceph need. Timeouts and retries are s3lab's one
+    setting (:func:`s3lab.clients.client_config`).
     """
-    from botocore.config import Config
-
     settings: dict[str, Any] = {
         "max_pool_connections": WORKERS * 2,
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
-        "retries": {"mode": "standard", "max_attempts": 5},
         # s3lab builds its requests itself; validating 1,000-key DeleteObjects in Python is
         # measurable CPU for nothing.
         "parameter_validation": False,
     }
     settings.update(overrides)
-    return Config(**settings)
+    return clients.client_config(**settings)
 
 
 def _fast_timestamp(value: Any) -> _dt.datetime:
@@ -128,10 +127,15 @@ def make_bucket(
     from botocore.exceptions import ClientError
 
     require_valid_name(name)
+    if region is not None:
+        verdict = check_region(region)  # offline: a typo is caught before any request
+        if not verdict.ok:
+            raise region_error(verdict)
     region = region or client.meta.region_name or "us-east-1"
     kwargs: dict[str, Any] = {"Bucket": name}
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    existed = False
     try:
         client.create_bucket(**kwargs)
     except ClientError as exc:
@@ -145,6 +149,7 @@ def make_bucket(
             ) from exc
         if code != "BucketAlreadyOwnedByYou":  # already ours: fine, go on to tag it
             raise translate(exc, f"creating bucket {name}") or exc from exc
+        existed = True
     wanted = {
         MADE_BY[0]: MADE_BY[1],
         "owner": owner or default_owner(),
@@ -154,6 +159,8 @@ def make_bucket(
     current = bucket_tags(client, name)
     if current.get(MADE_BY[0]) == MADE_BY[1]:
         wanted = {**wanted, **current}  # made before: keep its owner and date
+    elif current or existed or _made_before(client, name):
+        return name  # yours, but not made by s3lab: never claim it (cleanup would remove it)
     else:
         wanted = {**current, **wanted}
     try:
@@ -164,6 +171,19 @@ def make_bucket(
     except ClientError as exc:
         raise translate(exc, f"tagging bucket {name}") or exc from exc
     return name
+
+
+def _made_before(client: Any, name: str) -> bool:
+    """True when ``name`` is older than a minute: it existed before this ``make``.
+
+    AWS's us-east-1 answers 200 when you create a bucket you already own, so the answer alone
+    does not tell a new bucket from an old one; its creation date does.
+    """
+    for row in list_buckets(client):
+        if row["name"] == name and row["created"] is not None:
+            age = _dt.datetime.now(_dt.UTC) - row["created"]
+            return age > _dt.timedelta(minutes=1)
+    return False
 
 
 def bucket_tags(client: Any, name: str) -> dict[str, str]:

@@ -79,26 +79,62 @@ def _check_plain(value: str, what: str, flag: str) -> str:
     return value
 
 
-def check_access_key_id(value: str) -> str:
-    """Refuse what cannot be an access key id, and catch the swapped key/secret mistake."""
+#: The shape of an AWS access key id: AKIA (long-term) or ASIA (temporary), 16 more characters.
+_AWS_KEY_ID = re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}")
+#: The shape of an AWS secret access key: 40 characters of base64's alphabet.
+_AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
+
+
+def _looks_like_secret(value: str) -> bool:
+    return len(value) >= 30 or "/" in value or "+" in value
+
+
+def check_access_key_id(value: str, *, custom_endpoint: bool = False) -> str:
+    """Refuse what cannot be an access key id, and catch the swapped key/secret mistake.
+
+    For AWS (no custom endpoint) the id must have AWS's shape; a custom store (Ceph, SeaweedFS)
+    makes its own, so there any plain value passes (the caller adds a note).
+    """
     _check_plain(value, "access key id", "--access-key-id")
-    if len(value) >= 30 or "/" in value or "+" in value:
+    if _looks_like_secret(value):
         raise UsageError(
-            "that looks like a secret access key, not an access key id",
+            f"the access key id {mask(value)} looks like a secret access key",
             "the id is the short one (20 characters, e.g. AKIA...); the secret is the long one",
         )
-    return value
-
-
-def check_secret(value: str) -> str:
-    """Refuse what cannot be a secret key; the swapped-fields mistake gets its own message."""
-    _check_plain(value, "secret access key", "--secret-access-key -  (then paste it)")
-    if re.fullmatch(r"(AKIA|ASIA)[A-Z0-9]{16}", value):
+    if not custom_endpoint and not _AWS_KEY_ID.fullmatch(value):
         raise UsageError(
-            "that looks like an access key id, not a secret access key",
-            "the secret is the long one (40 characters) shown once when the key was made",
+            f"{mask(value)} is not an AWS access key id (20 capitals and digits, AKIA... or "
+            "ASIA...)",
+            "copy the id from the IAM console again; for another store add --endpoint-url URL",
         )
     return value
+
+
+def check_secret(value: str, *, custom_endpoint: bool = False) -> str:
+    """Refuse what cannot be a secret key; the swapped-fields mistake gets its own message."""
+    _check_plain(value, "secret access key", "--secret-access-key -  (then paste it)")
+    if _AWS_KEY_ID.fullmatch(value):
+        raise UsageError(
+            f"the secret {mask(value)} looks like an access key id",
+            "the secret is the long one (40 characters) shown once when the key was made",
+        )
+    if not custom_endpoint and not _AWS_SECRET.fullmatch(value):
+        raise UsageError(
+            f"the secret {mask(value)} is not an AWS secret access key (40 characters)",
+            "paste the whole secret again (--secret-access-key -); for another store add "
+            "--endpoint-url URL",
+        )
+    return value
+
+
+def key_shape_note(access_key_id: str, secret: str) -> str:
+    """A note when keys for a custom endpoint do not have AWS's shape (they are accepted)."""
+    if _AWS_KEY_ID.fullmatch(access_key_id) and _AWS_SECRET.fullmatch(secret):
+        return ""
+    return (
+        "the keys do not have AWS's shape (AKIA... and 40 characters); accepted, because this "
+        "profile's endpoint is not AWS"
+    )
 
 
 def check_output(value: str) -> str:
@@ -113,6 +149,12 @@ def check_output(value: str) -> str:
 def check_endpoint_url(value: str) -> str:
     """An http(s) URL with a host; a bare host name gets "did you mean https://..."."""
     parts = urlsplit(value.strip())
+    if parts.scheme in ("http", "https") and parts.hostname and parts.path.strip("/"):
+        base = f"{parts.scheme}://{parts.netloc}"
+        raise UsageError(
+            f"the endpoint URL {value!r} has a path ({parts.path})",
+            f"give the server only, e.g. {base}; a bucket or folder goes in s3:// URLs instead",
+        )
     if parts.scheme in ("http", "https") and parts.hostname and value == value.strip():
         return value.rstrip("/")
     guess = "https://" + value.strip().split("://")[-1].rstrip("/")
@@ -172,19 +214,23 @@ def configure(
             "give both --access-key-id and --secret-access-key (- reads the secret from stdin)",
         )
     keys: dict[str, str | Mapping[str, str] | None] = {}
+    notes: list[str] = []
     if access_key_id is not None and secret_access_key is not None:
+        custom = _has_custom_endpoint(profile, endpoint_url, settings)
         keys = {
-            "aws_access_key_id": check_access_key_id(access_key_id),
-            "aws_secret_access_key": check_secret(secret_access_key),
+            "aws_access_key_id": check_access_key_id(access_key_id, custom_endpoint=custom),
+            "aws_secret_access_key": check_secret(secret_access_key, custom_endpoint=custom),
             "aws_session_token": _check_plain(session_token, "session token", "--session-token")
             if session_token
             else None,
         }
+        note = key_shape_note(access_key_id, secret_access_key) if custom else ""
+        if note:
+            notes.append(note)
     elif session_token:
         raise UsageError(
             "a session token needs its key", "add --access-key-id and --secret-access-key"
         )
-    notes: list[str] = []
     options: dict[str, str | Mapping[str, str] | None] = dict(settings or {})
     if region is not None:
         verdict = check_region(region)
@@ -227,6 +273,18 @@ def configure(
         access_key_id or "",
         notes,
     )
+
+
+def _has_custom_endpoint(
+    profile: str, endpoint_url: str | None, settings: Mapping[str, Any] | None
+) -> bool:
+    """True when the profile will send requests somewhere other than AWS (given or already set)."""
+    if endpoint_url or (settings or {}).get("endpoint_url"):
+        return True
+    if not config_path().exists():
+        return False
+    current = read_profiles(config_path(), config=True).get(profile, {})
+    return bool(current.get("endpoint_url"))
 
 
 def configure_kopah(

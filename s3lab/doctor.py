@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from s3lab import clients
 from s3lab.awsfiles import (
     config_path,
     credential_location,
@@ -68,9 +69,11 @@ class Context:
 
 
 def _timeouts() -> Any:
-    from botocore.config import Config
-
-    return Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
+    """One quick try per check: doctor reports a silent endpoint instead of retrying it."""
+    connect, read, _ = clients.patience()
+    return clients.client_config(
+        attempts=1, connect_timeout=min(connect, 3.0), read_timeout=min(read, 5.0)
+    )
 
 
 def _client(ctx: Context, service: str) -> Any:

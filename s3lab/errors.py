@@ -108,6 +108,23 @@ class InstallError(S3LabError, RuntimeError):
     fix = "run the same `s3lab install` again; `--dry-run` shows each step"
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a job that can say what it finished; the message says what was and was not.
+
+    A KeyboardInterrupt still (so nothing catches it by accident), with the fix to print.
+    """
+
+    fix = "run the same command again: it copies what is missing"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def one_line(self) -> str:
+        """The message and its fix, on one line, as the CLI prints it."""
+        return f"error: {self.message} -- fix: {self.fix}"
+
+
 # The one table: AWS error codes (and the bare HTTP statuses that answers without a body carry,
 # such as HeadBucket's) to the kind of error and the fix to print. Codes are those of S3 and
 # STS; S3-compatible servers (SeaweedFS, Ceph) use the same codes.

@@ -154,12 +154,12 @@ def session() -> Any:
 
 def _answers(endpoint_url: str, timeout: float = 2.0) -> str:
     """Empty string when the server answers a signed ListBuckets, else the reason it did not."""
-    from botocore.config import Config
+    from s3lab.clients import client_config
 
     client = session().client(
         "s3",
         endpoint_url=endpoint_url,
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+        config=client_config(attempts=1, connect_timeout=timeout, read_timeout=timeout),
     )
     try:
         client.list_buckets()

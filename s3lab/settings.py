@@ -16,6 +16,8 @@ The variables:
   a local stand-in; fingerprints are comma-separated).
 - ``S3LAB_DOWNLOAD_RETRIES``, ``S3LAB_DOWNLOAD_BACKOFF``, ``S3LAB_DOWNLOAD_TIMEOUT``: how
   patient downloads are.
+- ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT``, ``S3LAB_ATTEMPTS``: how patient every S3
+  client is (seconds, seconds, tries in all; see :mod:`s3lab.clients`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class Settings:
     download_retries: int | None = None
     download_backoff: float | None = None
     download_timeout: float | None = None
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    attempts: int | None = None
 
 
 def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float | None:
@@ -108,6 +113,9 @@ def read(env: Mapping[str, str] | None = None) -> Settings:
         download_retries=_number(env, "S3LAB_DOWNLOAD_RETRIES", int),  # type: ignore[arg-type]
         download_backoff=_number(env, "S3LAB_DOWNLOAD_BACKOFF", float),
         download_timeout=_number(env, "S3LAB_DOWNLOAD_TIMEOUT", float),
+        connect_timeout=_number(env, "S3LAB_CONNECT_TIMEOUT", float),
+        read_timeout=_number(env, "S3LAB_READ_TIMEOUT", float),
+        attempts=_number(env, "S3LAB_ATTEMPTS", int),  # type: ignore[arg-type]
     )
 
 

@@ -13,16 +13,30 @@ chooses) hands the client's endpoint and credentials to s3transfer's CRT pieces 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import json
+import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s3lab import clients, settings
 from s3lab.buckets import WORKERS, ObjectInfo, iter_objects, split_url
-from s3lab.errors import BucketError, S3LabError, UsageError, translate
+from s3lab.errors import (
+    BucketError,
+    EndpointError,
+    Interrupted,
+    S3LabError,
+    UsageError,
+    translate,
+)
+
+logger = logging.getLogger(__name__)
 
 #: Files larger than this go up and down in parts, in parallel (and a failed part is retried
 #: alone). 8 MiB is also the aws command's default.
@@ -120,7 +134,7 @@ def plan_upload(client: Any, source: str | Path, url: str, *, only_changed: bool
     too; it is what makes a rerun after an interruption copy only what is missing.
     """
     bucket, prefix = split_url(url)
-    path = Path(source)
+    path = Path(_not_empty(source, "source"))
     if not path.exists():
         raise UsageError(f"{path} does not exist", "check the path (ls it)")
     plan = TransferPlan("up", bucket=bucket)
@@ -143,6 +157,13 @@ def plan_upload(client: Any, source: str | Path, url: str, *, only_changed: bool
     return plan
 
 
+def _not_empty(path: str | Path, what: str) -> str | Path:
+    """Refuse an empty path: ``Path("")`` is the current folder, which nobody means by it."""
+    if not str(path).strip():
+        raise UsageError(f"the {what} path is empty", "give a file or folder, e.g. ./data")
+    return path
+
+
 def _not_older(modified: _dt.datetime | None, mtime: float) -> bool:
     return modified is None or modified.timestamp() >= mtime - 1
 
@@ -151,7 +172,7 @@ def plan_download(client: Any, url: str, target: str | Path, *, only_changed: bo
     """Pair keys under ``url`` with local paths under ``target`` (or the one file ``target``)."""
     bucket, prefix = split_url(url)
     plan = TransferPlan("down", bucket=bucket)
-    base = Path(target)
+    base = Path(_not_empty(target, "target"))
     objects = [o for o in iter_objects(client, bucket, prefix) if not o.key.endswith("/")]
     single = [o for o in objects if o.key == prefix]
     if single and not prefix.endswith("/"):
@@ -178,13 +199,49 @@ def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: st
     """Carry out a plan in parallel with a progress bar; returns the number of files copied.
 
     Downloads go to a temporary name and are renamed when complete, so an interrupted run
-    leaves no half file; running the same sync again copies only what is missing.
+    leaves no half file; running the same sync again copies only what is missing. A big upload
+    is recorded in S3LAB_HOME while it runs: if it fails (or the process dies), the next run
+    aborts its multipart upload first, so none stays open (and billed) on the server. A copy
+    that makes no progress for :func:`clients.stall_seconds` is given up as stalled.
     """
     if not plan.pairs:
         return 0
+    big = _big_uploads(plan)
+    if big:
+        _clean_up(client, plan.bucket, big)  # what an earlier, failed run left open
+        _record(client, plan.bucket, big)
     manager = transfer_manager(client, engine=engine)
     progress = _Progress(plan.bytes, "upload" if plan.direction == "up" else "download", quiet)
-    futures = []
+    futures: list[Any] = []
+    # Submitting blocks once many copies are in flight; a helper thread does it, so that this
+    # one can watch for a stall (and for Ctrl-C) all along.
+    submitter = threading.Thread(target=_submit, args=(manager, plan, progress, futures))
+    submitter.daemon = True
+    try:
+        submitter.start()
+        _wait(submitter, futures, progress, client.meta.endpoint_url)
+        for future in futures:
+            if not isinstance(future, BaseException):
+                future.result()
+            else:
+                raise future
+    except KeyboardInterrupt:
+        _shutdown(manager)
+        _clean_up(client, plan.bucket, big)
+        raise Interrupted(_what_was_done(plan, futures)) from None
+    except Exception as exc:
+        _shutdown(manager)
+        _clean_up(client, plan.bucket, big)
+        raise _failed(exc, f"copying to or from s3://{plan.bucket}") from exc
+    finally:
+        progress.close()
+    manager.shutdown()
+    _forget(client, plan.bucket, big)
+    return len(plan.pairs)
+
+
+def _submit(manager: Any, plan: TransferPlan, progress: _Progress, futures: list[Any]) -> None:
+    """Hand every pair to the manager; an error in doing so is put where a future would be."""
     try:
         for local, key in plan.pairs:
             subscribers = [progress.subscriber()]
@@ -193,18 +250,150 @@ def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: st
             else:
                 Path(local).parent.mkdir(parents=True, exist_ok=True)
                 futures.append(manager.download(plan.bucket, key, local, subscribers=subscribers))
-        for future in futures:
-            future.result()
-    except KeyboardInterrupt:
-        manager.shutdown(cancel=True)
-        raise
     except Exception as exc:
-        manager.shutdown(cancel=True)
-        raise _failed(exc, f"copying to or from s3://{plan.bucket}") from exc
-    finally:
-        progress.close()
-    manager.shutdown()
-    return len(plan.pairs)
+        futures.append(exc)
+
+
+def _shutdown(manager: Any, patience: float = 2.0) -> None:
+    """Cancel what is in flight, waiting at most ``patience`` seconds.
+
+    A request to a server that stopped answering may never end by itself (the Common Runtime
+    has no read timeout); the command must still end, so the wait is bounded.
+    """
+    closer = threading.Thread(target=manager.shutdown, kwargs={"cancel": True}, daemon=True)
+    closer.start()
+    closer.join(patience)
+
+
+def _wait(
+    submitter: threading.Thread, futures: list[Any], progress: _Progress, endpoint: str
+) -> None:
+    """Wait for every copy, a tenth of a second at a time (so Ctrl-C is seen at once).
+
+    The Common Runtime has no read timeout: a server that stops answering would hang it. Here
+    a copy whose bytes have not moved for :func:`clients.stall_seconds` is given up.
+    """
+    limit = clients.stall_seconds()
+
+    def finished() -> bool:
+        if any(isinstance(f, BaseException) for f in futures):
+            return True
+        return not submitter.is_alive() and all(f.done() for f in futures)
+
+    while not finished():
+        time.sleep(0.1)
+        if time.monotonic() - progress.last_change > limit:
+            raise EndpointError(
+                f"{endpoint} stopped answering (no progress for {limit:.0f} s)",
+                "check that the server is up (`s3lab doctor`), then run the same command again",
+            )
+
+
+def _what_was_done(plan: TransferPlan, futures: list[Any]) -> str:
+    done = sum(1 for f in futures if not isinstance(f, BaseException) and _succeeded(f))
+    verb = "uploaded" if plan.direction == "up" else "downloaded"
+    return (
+        f"interrupted: {verb} {done} of {len(plan.pairs)} files; the rest were not copied "
+        "(unfinished parts removed)"
+    )
+
+
+def _succeeded(future: Any) -> bool:
+    if not future.done():
+        return False
+    try:
+        future.result()
+    except BaseException:
+        return False
+    return True
+
+
+# --- big uploads: recorded while they run, so a later run can abort what a failed one left ---
+
+
+def _big_uploads(plan: TransferPlan) -> list[str]:
+    """The keys of this plan that go up in parts (a multipart upload each)."""
+    if plan.direction != "up":
+        return []
+    return [key for local, key in plan.pairs if Path(local).stat().st_size > MULTIPART_THRESHOLD]
+
+
+def _records_file() -> Path:
+    return settings.home() / "uploads.json"
+
+
+def _load() -> list[dict[str, str]]:
+    try:
+        return list(json.loads(_records_file().read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return []
+
+
+def _save(records: list[dict[str, str]]) -> None:
+    path = _records_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    temporary.replace(path)
+
+
+def _mine(record: dict[str, str], client: Any, bucket: str, keys: list[str]) -> bool:
+    # Not matched on the endpoint: a restarted sandbox has a new port, the same uploads.
+    return record.get("bucket") == bucket and record.get("key") in keys
+
+
+def _record(client: Any, bucket: str, keys: list[str]) -> None:
+    started = _dt.datetime.now(_dt.UTC).isoformat()
+    records = [r for r in _load() if not _mine(r, client, bucket, keys)]
+    for key in keys:
+        records.append(
+            {"endpoint": client.meta.endpoint_url, "bucket": bucket, "key": key, "started": started}
+        )
+    _save(records)
+
+
+def _forget(client: Any, bucket: str, keys: list[str]) -> None:
+    if keys:
+        _save([r for r in _load() if not _mine(r, client, bucket, keys)])
+
+
+def abort_stale_uploads(client: Any, bucket: str, keys: list[str]) -> int:
+    """Abort the multipart uploads an earlier, failed s3lab run left open for ``keys``.
+
+    Only uploads s3lab recorded (same bucket and key, started since the record) are aborted;
+    older ones, and other keys', are left alone. Returns how many were aborted.
+    """
+    records = [r for r in _load() if _mine(r, client, bucket, keys)]
+    aborted = 0
+    for record in records:
+        since = _dt.datetime.fromisoformat(record["started"]) - _dt.timedelta(minutes=1)
+        pages = client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=bucket, Prefix=record["key"]
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                initiated = upload.get("Initiated")
+                if upload["Key"] == record["key"] and (initiated is None or initiated >= since):
+                    client.abort_multipart_upload(
+                        Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted += 1
+    if aborted:
+        logger.info("aborted %d multipart upload(s) a failed run left open", aborted)
+    _forget(client, bucket, [r["key"] for r in records])
+    return aborted
+
+
+def _clean_up(client: Any, bucket: str, keys: list[str]) -> None:
+    """Abort the uploads a failed run left, if the server answers (else: on the next run).
+
+    Never fails: a copy must not be stopped by a clean-up it cannot do (e.g. no permission to
+    list uploads).
+    """
+    if not keys:
+        return
+    with contextlib.suppress(Exception):
+        abort_stale_uploads(client, bucket, keys)
 
 
 def transfer_manager(client: Any, *, engine: str = "auto") -> Any:
@@ -294,6 +483,7 @@ class _Progress:
             leave=False,
         )
         self.lock = threading.Lock()
+        self.last_change = time.monotonic()
 
     def subscriber(self) -> Any:
         from s3transfer.subscribers import BaseSubscriber
@@ -304,6 +494,7 @@ class _Progress:
             def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
                 with progress.lock:
                     progress.bar.update(bytes_transferred)
+                    progress.last_change = time.monotonic()
 
         return Subscriber()
 

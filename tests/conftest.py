@@ -120,3 +120,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             print(f"could not unmount {found.directory}: {exc}")
     if leaked:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- reliability summary (tests/test_battery.py, tests/test_faults.py) ---------------------------
+
+#: Filled by the battery and fault tests: cases tried, faults survived, objects lost, open
+#: multipart uploads left behind. Printed as one line at the end of the session.
+RELIABILITY = {"cases": 0, "faults": 0, "lost": 0, "open_uploads": 0}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line: how much bad input and how many faults the session threw at s3lab."""
+    # The test modules import this file as tests.conftest, pytest as a conftest: ask theirs.
+    shared = getattr(sys.modules.get("tests.conftest"), "RELIABILITY", RELIABILITY)
+    if not (shared["cases"] or shared["faults"]):
+        return
+    terminalreporter.write_line(
+        f"reliability: {shared['cases']} bad-input cases tried, "
+        f"{shared['faults']} faults survived, {shared['lost']} objects lost, "
+        f"{shared['open_uploads']} open uploads left"
+    )

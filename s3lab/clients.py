@@ -1,0 +1,60 @@
+"""How patient every S3 or STS client s3lab makes is: timeouts and retries, in one place.
+
+A server that accepts connections and never answers must not hang a command: each request
+gives up after :data:`CONNECT_TIMEOUT` seconds to connect and :data:`READ_TIMEOUT` seconds of
+silence, and is tried :data:`ATTEMPTS` times in all with botocore's *standard* retry mode
+(exponential backoff with jitter; throttling and 5xx answers retried too). The worst case for
+one request is therefore about ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` plus backoff.
+
+``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT`` and ``S3LAB_ATTEMPTS`` (read by
+:mod:`s3lab.settings`) change them, e.g. on a slow link. The copy engine on the Common Runtime,
+which botocore's settings do not reach, uses the same numbers (see :func:`stall_seconds`).
+A leaf module: it imports only :mod:`s3lab.settings`, so ``sandbox`` may use it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s3lab import settings
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
+ATTEMPTS = 3
+
+
+def patience() -> tuple[float, float, int]:
+    """``(connect timeout, read timeout, attempts)``: the defaults, or the settings' values."""
+    found = settings.read()
+    return (
+        found.connect_timeout or CONNECT_TIMEOUT,
+        found.read_timeout or READ_TIMEOUT,
+        found.attempts or ATTEMPTS,
+    )
+
+
+def client_config(*, attempts: int | None = None, **overrides: Any) -> Any:
+    """A botocore Config with s3lab's timeouts and standard retries; ``overrides`` win.
+
+    ``attempts`` caps the tries (1 = no retry), e.g. for a readiness probe or a doctor check.
+    """
+    from botocore.config import Config
+
+    connect, read, tries = patience()
+    values: dict[str, Any] = {
+        "connect_timeout": connect,
+        "read_timeout": read,
+        "retries": {"mode": "standard", "max_attempts": attempts or tries},
+    }
+    values.update(overrides)
+    return Config(**values)
+
+
+def stall_seconds() -> float:
+    """How long a copy may make no progress before it is given up as stalled.
+
+    The Common Runtime has no read timeout of its own, so the copy engine watches progress
+    instead; this is the same worst case as one botocore request.
+    """
+    connect, read, tries = patience()
+    return tries * (connect + read)
