@@ -68,11 +68,6 @@ CLI_CASES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("remove-missing", ["bucket", "remove", MISSING], ("NoSuchBucket",)),
     ("remove-not-empty", ["bucket", "remove", "{bucket}"], ("not empty", "--force")),
     ("cost-missing", ["bucket", "cost", MISSING], ("NoSuchBucket",)),
-    (
-        "configure-kopah-endpoint",
-        ["configure", "--kopah", "--endpoint-url", "https://x.org"],
-        ("--endpoint-url",),
-    ),
     # paths: missing, a file, not writable
     ("put-missing", ["bucket", "put", "{tmp}/nothing", "s3://{bucket}/k"], ("does not exist",)),
     ("put-empty-path", ["bucket", "put", "", "s3://{bucket}/k"], ("path",)),
