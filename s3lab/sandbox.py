@@ -41,7 +41,13 @@ from typing import Any
 from s3lab import processes, settings
 from s3lab.errors import SandboxError, UsageError
 from s3lab.ports import HOST, choose, free_port, listening, port_in_use
-from s3lab.servers import PORT_COUNT, moto_command, server_command
+from s3lab.servers import (
+    PORT_COUNT,
+    moto_command,
+    read_extra,
+    server_command,
+    write_identities,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +134,12 @@ def check_sandbox(backend: str) -> str:
     return backend
 
 
-def session() -> Any:
+def session(keys: tuple[str, str] | None = None) -> Any:
     """A boto3 session with the sandbox's keys that ignores the user's AWS files and profile.
 
     ``AWS_PROFILE`` naming a profile that does not exist here, or a config file with its own
     endpoint or addressing style, must not break or redirect requests to the sandbox.
+    ``keys`` (access key id, secret) replace the fake ones: a class's keys on the same server.
     """
     import boto3
     import botocore.session
@@ -144,9 +151,10 @@ def session() -> Any:
             "credentials_file": (None, None, os.devnull, None),
         }
     )
+    key, secret = keys or (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
     return boto3.session.Session(
-        aws_access_key_id=FAKE_ACCESS_KEY_ID,
-        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
         region_name=REGION,
         botocore_session=isolated,
     )
@@ -401,6 +409,24 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
         processes.stop(processes.Identity.from_record(state.sts), grace=grace, group=True)
     _state_file(backend, home).unlink(missing_ok=True)
     return was_running
+
+
+def reload_identities(home: Path | str | None = None) -> bool:
+    """Rewrite the ``server`` sandbox's identities file and make SeaweedFS read it again.
+
+    The file takes the extra identities (:data:`s3lab.servers.EXTRA_IDENTITIES`) as they are
+    now. SeaweedFS reads it again on SIGHUP, without a restart (measured with 4.48: it does not
+    watch the file). Returns False when the sandbox is not running (its next start reads it).
+    A change of the S3 bind address needs a restart: :func:`start` after :func:`stop`.
+    """
+    import signal
+
+    with _locked("server", home):
+        directory = sandbox_dir(home)
+        keys = (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
+        write_identities(directory / "server-s3.json", *keys, read_extra(directory))
+        state = _read_state("server", home)
+        return state is not None and processes.send(state.identity(), signal.SIGHUP)
 
 
 def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sandbox:
