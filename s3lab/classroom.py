@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import awsfiles, backends, buckets, clients, names, sandbox, servers, settings
+from s3lab import awsfiles, backends, buckets, checks, clients, names, sandbox, servers, settings
 from s3lab.errors import SandboxError, UsageError
 
 INSTRUCTOR_PROFILE = "s3lab-instructor"
@@ -440,25 +440,16 @@ def status(home: Path | str | None = None) -> list[Seat]:
     return list(seats.values())
 
 
-def check(exercise: str, home: Path | str | None = None) -> list[tuple[str, bool, str]]:
-    """Run ``exercise``'s self-check for every learner: (learner, done, what is still wrong)."""
-    import importlib
-
+def check(exercise: str, home: Path | str | None = None) -> list[checks.CheckResult]:
+    """Run ``exercise``'s self-check for every learner, with the instructor's key."""
     room = load(home)
-    try:  # the exercises' self-checks (s3lab.checks): `s3lab check EXERCISE` runs one of them
-        checks = importlib.import_module("s3lab.checks")
-    except ModuleNotFoundError:
+    if checks.find(exercise).local:
         raise UsageError(
-            "this s3lab has no exercise self-checks yet",
-            "update s3lab (`git pull`, then `bash tasks.sh setup`)",
-        ) from None
-    room = load(home)
+            f"exercise {exercise!r} checks files on the learner's own machine",
+            f"ask the learners to run `s3lab check {exercise}` themselves",
+        )
     s3 = client(room)
-    results = []
-    for name in room.names():
-        found = checks.check(exercise, client=s3, learner=name)
-        results.append((name, bool(found.done), str(found.message)))
-    return results
+    return [checks.check(exercise, client=s3, learner=name) for name in room.names()]
 
 
 def stop(home: Path | str | None = None) -> Classroom:
@@ -507,5 +498,8 @@ def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned
     _apply(room, home, closed=True)
     _wait_for(room, "instructor", allowed=False)
     _apply(None, home)
+    if room.host != LOOPBACK:  # close the S3 port to the network again: only a restart does
+        sandbox.stop("server", home=home)
+        sandbox.start("server", home=home)
     shutil.rmtree(class_dir(home))
     return done

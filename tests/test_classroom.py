@@ -12,7 +12,6 @@ import secrets
 import sys
 import threading
 import time
-import types
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -319,6 +318,7 @@ def test_the_command_the_sheet_the_book_and_the_console(
         )  # fmt: skip
         text = json.dumps(ran["cells"])
         assert f"ca{tag}-s3lab-first-" in text and "AccessDenied" not in text
+        assert "first-bucket: done -- bucket found, 2 of 2 files under data/" in text
         monkeypatch.undo()
         # the console: status, check, stop
         b = classroom.client(room, f"cb{tag}")
@@ -330,19 +330,40 @@ def test_the_command_the_sheet_the_book_and_the_console(
         ]  # fmt: skip
         assert shown[1]["last_activity"] and not shown[0]["last_activity"]
         assert f"cb{tag}" in cli("classroom", "status", env=env).stdout
-        stand_in = types.ModuleType("s3lab.checks")
-
-        def check(exercise: str, *, client: Any = None, learner: str | None = None) -> Any:
-            found = [x["Name"] for x in client.list_buckets()["Buckets"] if x["Name"].startswith(f"{learner}-")]  # fmt: skip
-            return types.SimpleNamespace(done=bool(found), message=f"{len(found)} bucket(s)")
-
-        stand_in.check = check  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "s3lab.checks", stand_in)
-        checked = cli("classroom", "check", "any-exercise", env=env)
-        assert f"cb{tag}" in checked.stdout and "1 of 2 learners done" in checked.stdout
+        done = buckets.make_bucket(b, names.unique_name("first-bucket", learner=f"cb{tag}"))
+        for key in ("data/a.txt", "data/b.txt"):
+            b.put_object(Bucket=done, Key=key, Body=b"x")
+        checked = cli("classroom", "check", "first-bucket", env=env)
+        assert "1 of 2 learners done" in checked.stdout, checked
+        assert f"ca{tag}" in checked.stdout and "no bucket named" in checked.stdout
+        assert_one_line_error(cli("classroom", "check", "no-such", env=env), "unknown exercise")
         assert cli("classroom", "stop", env=env).returncode == 0
         _refused(b.list_buckets)
         assert_one_line_error(cli("classroom", "start", "--learners", "2", env=env), "already")
     finally:
         cleaned = cli("classroom", "cleanup", env=env)
-    assert cleaned.returncode == 0 and "removed 1 class buckets, 3 keys" in cleaned.stdout
+    assert cleaned.returncode == 0 and "removed 2 class buckets, 3 keys" in cleaned.stdout
+
+
+def test_the_schedule_matches_each_chapters_stated_time() -> None:
+    """The guide's table: every chapter of _toc.yml, teaching + exercises = the page's time."""
+    import re
+
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [
+        entry["file"]
+        for part in toc["parts"]
+        for chapter in part["chapters"]
+        for entry in [chapter, *chapter.get("sections", [])]
+    ]
+    guide = (ROOT / "book" / "classroom.md").read_text()
+    rows = re.findall(r"^\| \[[^]]+\]\(([^)]+)\) \| (\d+) \| (\d+) \|", guide, re.MULTILINE)
+    listed = {str((ROOT / "book" / link).resolve().relative_to(ROOT).with_suffix("")): (int(t), int(e)) for link, t, e in rows}  # fmt: skip
+    expected = [f for f in files if f not in ("book/classroom", "book/glossary")]
+    assert sorted(listed) == sorted(expected)
+    for file, (teaching, exercises) in listed.items():
+        page = next((ROOT / file).parent.glob(f"{Path(file).name}.*"))
+        stated = re.search(r"\*\*Time:\*\* (\d+) minutes", page.read_text())
+        assert stated and teaching + exercises == int(stated.group(1)), (file, teaching, exercises)

@@ -53,9 +53,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     results = classroom.check(args.exercise)
-    for name, done, message in results:
-        print(f"{name:{classroom.MAX_NAME}}  {'done' if done else 'not yet':8}  {message}")
-    finished = sum(done for _, done, _ in results)
+    for found in results:
+        state = "done" if found.done else "not yet"
+        print(f"{found.learner or '':{classroom.MAX_NAME}}  {state:8}  {found.message}")
+    finished = sum(found.done for found in results)
     print(f"{args.exercise}: {finished} of {len(results)} learners done")
     return 0
 
