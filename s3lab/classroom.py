@@ -27,6 +27,7 @@ import shutil
 import string
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ def _identities(room: Classroom, *, closed: bool = False) -> dict[str, Any]:
                 "credentials": [{"accessKey": key, "secretKey": secret}],
             }
         )
-    extra: dict[str, Any] = {"identities": identities}
+    extra: dict[str, Any] = {"identities": identities, "limit_sandbox_key": not closed}
     if room.host != LOOPBACK:
         extra["s3_bind"] = "0.0.0.0"  # S3 only; SeaweedFS's other parts stay on 127.0.0.1
     return extra
@@ -491,8 +492,8 @@ def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned
     done = Cleaned(mine, len(room.learners) + 1, sum(bool(x.installed) for x in room.learners))
     if dry_run:
         return done
-    for name in mine:
-        buckets.remove_bucket(s3, name, force=True)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # a class leaves many small buckets
+        list(pool.map(lambda name: buckets.remove_bucket(s3, name, force=True), mine))
     for seat in room.learners:
         _uninstall(seat)
     _apply(room, home, closed=True)

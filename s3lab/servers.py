@@ -78,15 +78,17 @@ def write_identities(
 ) -> None:
     """Write SeaweedFS's identities file: the sandbox's fake keys, then ``extra``'s identities.
 
-    The fake keys have every action, or only :data:`LIMITED_ACTIONS` when ``extra`` adds any.
+    The fake keys have every action, or only :data:`LIMITED_ACTIONS` when ``extra`` adds any
+    (unless it says ``"limit_sandbox_key": false``: a class being closed).
     """
     added = list((extra or {}).get("identities") or [])
+    limited = bool(added) and (extra or {}).get("limit_sandbox_key", True)
     identities = {
         "identities": [
             {
                 "name": "learner",
                 "credentials": [{"accessKey": access_key_id, "secretKey": secret_access_key}],
-                "actions": list(LIMITED_ACTIONS if added else ALL_ACTIONS),
+                "actions": list(LIMITED_ACTIONS if limited else ALL_ACTIONS),
             },
             *added,
         ]

@@ -1,14 +1,16 @@
 """``s3lab classroom``: a key per learner that reaches only their own buckets.
 
-The class tests run on a private SeaweedFS sandbox (one for the module, started once): a class
-changes the server's identities and limits the sandbox's public example key, which the session's
-shared sandbox must keep for every other test.
+The class tests run on the session's SeaweedFS sandbox, one class at a time, with learner names
+no other test uses; each cleans its class up, and the ``class_home`` fixture checks that the
+shared sandbox is as every other test expects it afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import shutil
 import sys
 import threading
 import time
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lab import backends, buckets, classroom, names, sandbox, servers, transfer
+from s3lab import backends, buckets, classroom, names, sandbox, servers, settings, transfer
 from tests.conftest import ROOT, assert_one_line_error, cli
 
 # --- without a server ----------------------------------------------------------------------------
@@ -134,13 +136,25 @@ def test_install_profiles_keeps_other_profiles_and_hands_the_files_over(tmp_path
 # --- on a private SeaweedFS ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def class_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private server sandbox for the class tests (its identities change)."""
-    home = tmp_path_factory.mktemp("classroom-home")
-    sandbox.start("server", home=home)
+@pytest.fixture
+def class_home(server: backends.Backend) -> Iterator[Path]:
+    """The session's SeaweedFS, for one class at a time; every test cleans its class up.
+
+    While a class runs, the sandbox's public key can only list: nothing else runs then (the
+    tests are sequential). Should a test fail before its clean-up, this puts the shared sandbox
+    back as every other test expects it.
+    """
+    home = settings.home()
     yield home
-    sandbox.stop("server", home=home)
+    if (classroom.class_dir(home) / "class.json").exists():
+        with contextlib.suppress(Exception):
+            classroom.cleanup(home)
+    extra = sandbox.sandbox_dir(home) / servers.EXTRA_IDENTITIES
+    if extra.exists() or classroom.class_dir(home).exists():
+        extra.unlink(missing_ok=True)
+        shutil.rmtree(classroom.class_dir(home), ignore_errors=True)
+        sandbox.stop("server", home=home)  # a restart forgets every class key
+        sandbox.start("server", home=home)
 
 
 def _public_client(home: Path) -> Any:
@@ -246,7 +260,8 @@ def test_thirty_learners_at_once_then_cleanup_leaves_only_what_is_not_the_class(
     files.mkdir()
     for name in ("a.csv", "b.csv", "notes.txt"):
         (files / name).write_text(f"{name}\n1,2\n")
-    room = classroom.start(classroom.numbered(30), home=class_home)
+    tag = secrets.token_hex(2)
+    room = classroom.start([f"ld{tag}x{n:02d}" for n in range(1, 31)], home=class_home)
     counter = {"requests": 0, "errors": 0}
     lock = threading.Lock()
 
@@ -281,7 +296,7 @@ def test_thirty_learners_at_once_then_cleanup_leaves_only_what_is_not_the_class(
     identities = json.loads((sandbox.sandbox_dir(class_home) / "server-s3.json").read_text())
     assert [i["name"] for i in identities["identities"]] == ["learner"]
     assert not (sandbox.sandbox_dir(class_home) / servers.EXTRA_IDENTITIES).exists()
-    for who in ("instructor", "learner07"):
+    for who in ("instructor", room.names()[6]):
         _refused(classroom.client(room, who).list_buckets)
     assert not classroom.class_dir(class_home).exists()
     public.delete_bucket(Bucket=keep)

@@ -25,11 +25,11 @@ def _start(args: argparse.Namespace) -> int:
     installed = classroom.install_profiles() if args.install_profiles else {}
     folder = classroom.class_dir() / "profiles"
     print(f"class served at {room.endpoint_url}; profile snippets in {folder}/ (secret: 0600)")
-    print(f"{'learner':{classroom.MAX_NAME}}  {'profile':12}  where")
+    print(f"{'learner':{classroom.MAX_NAME}}  {'profile':16}  where")
     for name in room.names():
         where = installed.get(name) or f"{name}/config and {name}/credentials"
-        print(f"{name:{classroom.MAX_NAME}}  {backends.CLASS_PROFILE:12}  {where}")
-    print(f"{'(instructor)':{classroom.MAX_NAME}}  {classroom.INSTRUCTOR_PROFILE:12}  instructor/")
+        print(f"{name:{classroom.MAX_NAME}}  {backends.CLASS_PROFILE:16}  {where}")
+    print(f"{'(instructor)':{classroom.MAX_NAME}}  {classroom.INSTRUCTOR_PROFILE:16}  instructor/")
     print(
         "learners: add the snippet to ~/.aws, then  export S3LAB_BACKEND=class  and run the book",
         file=sys.stderr,
