@@ -313,6 +313,15 @@ def linux_user(name: str) -> tuple[Path, int, int] | None:
     return Path(found.pw_dir), found.pw_uid, found.pw_gid
 
 
+def require_root() -> None:
+    """Installing profiles writes into other users' ``~/.aws``: only root may."""
+    if os.geteuid() != 0:
+        raise UsageError(
+            "--install-profiles writes into other users' ~/.aws: it needs root",
+            "run it with sudo, or hand out the snippets by hand",
+        )
+
+
 def install_profiles(
     home: Path | str | None = None, *, lookup: UserLookup = linux_user, need_root: bool = True
 ) -> dict[str, str]:
@@ -321,11 +330,8 @@ def install_profiles(
     Root only (the files belong to each user). Other profiles in those files are kept. Returns
     learner -> where it went, or why not (no such user).
     """
-    if need_root and os.geteuid() != 0:
-        raise UsageError(
-            "--install-profiles writes into other users' ~/.aws: it needs root",
-            "run it with sudo, or hand out the snippets by hand",
-        )
+    if need_root:
+        require_root()
     room = load(home)
     done: dict[str, str] = {}
     for seat in room.learners:

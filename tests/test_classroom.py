@@ -67,6 +67,15 @@ def test_bad_start_arguments_are_one_line(args: list[str], words: list[str]) -> 
     assert_one_line_error(cli("classroom", "start", *args), *words)
 
 
+def test_install_profiles_needs_root_and_says_so_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(classroom.os, "geteuid", lambda: 1000)
+    result = cli("classroom", "start", "--learners", "2", "--install-profiles")
+    assert_one_line_error(result, "needs root", "sudo")
+    assert not classroom.class_dir().exists()
+
+
 @pytest.mark.parametrize("verb", ["status", "stop", "cleanup", "check"])
 def test_no_class_is_one_line(verb: str) -> None:
     args = ["check", "buckets-cli"] if verb == "check" else [verb]

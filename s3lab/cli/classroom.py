@@ -18,6 +18,8 @@ def _start(args: argparse.Namespace) -> int:
     roster = (
         classroom.read_roster(args.roster) if args.roster else classroom.numbered(args.learners)
     )
+    if args.install_profiles:
+        classroom.require_root()  # before anything starts
     print(
         f"starting a class of {len(roster)} on the server sandbox...", file=sys.stderr, flush=True
     )
