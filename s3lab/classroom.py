@@ -25,6 +25,7 @@ import re
 import secrets
 import shutil
 import string
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -223,6 +224,10 @@ def _apply(room: Classroom | None, home: Path | str | None, *, closed: bool = Fa
     sandbox.reload_identities(home)
 
 
+_SESSION: list[Any] = []  # one botocore session for every key: its service model loads once
+_SESSION_LOCK = threading.Lock()
+
+
 def client(room: Classroom, who: str = "instructor") -> Any:
     """An S3 client on the class's server with the instructor's key, or a learner's."""
     if who == "instructor":
@@ -233,7 +238,16 @@ def client(room: Classroom, who: str = "instructor") -> Any:
             raise UsageError(f"{who!r} is not in this class", f"one of: {', '.join(room.names())}")
         keys = (seat.access_key, seat.secret_key)
     endpoint = room.endpoint_url.replace(f"//{room.host}:", f"//{LOOPBACK}:")
-    return sandbox.session(keys).client("s3", endpoint_url=endpoint, config=clients.client_config())
+    with _SESSION_LOCK:  # a botocore session makes clients one at a time
+        if not _SESSION:
+            _SESSION.append(sandbox.session())
+        return _SESSION[0].client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1],
+            config=clients.client_config(),
+        )
 
 
 def _wait_for(room: Classroom, who: str, *, allowed: bool, timeout: float = 15.0) -> None:

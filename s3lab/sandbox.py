@@ -135,12 +135,11 @@ def check_sandbox(backend: str) -> str:
     return backend
 
 
-def session(keys: tuple[str, str] | None = None) -> Any:
+def session() -> Any:
     """A boto3 session with the sandbox's keys that ignores the user's AWS files and profile.
 
     ``AWS_PROFILE`` naming a profile that does not exist here, or a config file with its own
     endpoint or addressing style, must not break or redirect requests to the sandbox.
-    ``keys`` (access key id, secret) replace the fake ones: a class's keys on the same server.
     """
     import boto3
     import botocore.session
@@ -152,10 +151,9 @@ def session(keys: tuple[str, str] | None = None) -> Any:
             "credentials_file": (None, None, os.devnull, None),
         }
     )
-    key, secret = keys or (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
     return boto3.session.Session(
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
+        aws_access_key_id=FAKE_ACCESS_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
         region_name=REGION,
         botocore_session=isolated,
     )
