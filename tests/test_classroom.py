@@ -130,16 +130,20 @@ def test_install_profiles_keeps_other_profiles_and_hands_the_files_over(tmp_path
     ada = tmp_path / "ada"
     (ada / ".aws").mkdir(parents=True)
     (ada / ".aws" / "config").write_text("[default]\nregion = eu-west-1\n")
-    users = {"ada": (ada, os.getuid(), os.getgid())}
+    uid, gid = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())  # nobody
+    users = {"ada": (ada, uid, gid)}
     done = classroom.install_profiles(tmp_path / "s3lab", lookup=users.get, need_root=False)
     assert "no Linux user" in done["bob"] and "~ada/.aws" in done["ada"]
     config = (ada / ".aws" / "config").read_text()
     assert "[default]\nregion = eu-west-1" in config and "s3lab_learner = ada" in config
     assert "secret-ada" in (ada / ".aws" / "credentials").read_text()
+    for path in (ada / ".aws", ada / ".aws" / "config", ada / ".aws" / "credentials"):
+        assert (path.stat().st_uid, path.stat().st_gid) == (uid, gid), path
     assert (ada / ".aws" / "credentials").stat().st_mode & 0o777 == 0o600
     classroom._uninstall(classroom.load(tmp_path / "s3lab").learners[0])
     assert "s3lab-class" not in (ada / ".aws" / "credentials").read_text()
     assert "[default]\nregion = eu-west-1" in (ada / ".aws" / "config").read_text()
+    assert (ada / ".aws" / "config").stat().st_uid == uid  # still the learner's
 
 
 # --- on a private SeaweedFS ----------------------------------------------------------------------
