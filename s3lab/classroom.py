@@ -268,7 +268,8 @@ def _wait_for(room: Classroom, who: str, *, allowed: bool, timeout: float = 15.0
             state = "accept" if allowed else "refuse"
             raise SandboxError(
                 f"the server did not {state} the class's keys within {timeout:.0f} s",
-                "run `s3lab sandbox stop --backend server`, then the same command",
+                "restart it (`s3lab sandbox stop --backend server`, then `start`): the class's "
+                "keys are kept",
             )
         time.sleep(0.2)
 
@@ -398,9 +399,9 @@ def start(
             "see it with `s3lab classroom status`; end it with `s3lab classroom cleanup`",
         )
     host = (host or LOOPBACK).strip()
-    if not re.fullmatch(r"[A-Za-z0-9.:-]+", host) or host.startswith("-"):
+    if not re.fullmatch(r"[A-Za-z0-9.-]+", host) or host[0] == "-" or host == "0.0.0.0":
         raise UsageError(
-            f"{host!r} is not a host name or address",
+            f"{host!r} is not a host name or IPv4 address learners can reach",
             "give the address learners reach this machine at, e.g. 10.0.0.5",
         )
     box = sandbox.start("server", home=home)

@@ -61,6 +61,7 @@ def test_a_bad_roster_is_one_line_and_starts_nothing(
         (["--learners", "0"], ["0 learners"]),
         (["--roster", "/nonexistent/roster.txt"], ["cannot read the roster"]),
         (["--learners", "2", "--host", "-bad host"], ["'-bad host'"]),
+        (["--learners", "2", "--host", "0.0.0.0"], ["'0.0.0.0'", "learners reach"]),
     ],
 )
 def test_bad_start_arguments_are_one_line(args: list[str], words: list[str]) -> None:
