@@ -364,6 +364,10 @@ def test_the_command_the_sheet_the_book_and_the_console(
         assert f"ca{tag}" in checked.stdout and "no bucket named" in checked.stdout
         assert_one_line_error(cli("classroom", "check", "no-such", env=env), "unknown exercise")
         assert cli("classroom", "stop", env=env).returncode == 0
+        box = sandbox.running("server", class_home, thorough=False)
+        assert box and not [
+            k for k in secret_keys if k in Path(box.log).read_text(errors="replace")
+        ]
         _refused(b.list_buckets)
         assert_one_line_error(cli("classroom", "start", "--learners", "2", env=env), "already")
     finally:
