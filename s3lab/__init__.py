@@ -26,6 +26,7 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 ``mount``, ``mount_*``  mount, unmount; each tool's command line; what a mount does
 ``imds``               a local stand-in for EC2's instance metadata service (IMDSv2)
 ``checks``             the exercises and their self-checks
+``classroom``          a class on the SeaweedFS sandbox, a key per learner
 ``notebooks``          run every notebook against a backend, then clean up; the book's policy
 ``cli``                the ``s3lab`` command, a module per job: the only code that prints
 =====================  ===============================================================

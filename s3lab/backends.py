@@ -1,10 +1,13 @@
 """The one switch that says where S3 requests go: a local sandbox, real AWS, or Kopah.
 
-A *backend* is only ever that: where requests go (``moto``, ``server``, ``ceph``, ``aws`` or
-``kopah``). ``ceph`` is the opt-in sandbox that rehearses Kopah on Ceph itself (root only).
+A *backend* is only ever that: where requests go (``moto``, ``server``, ``ceph``, ``aws``,
+``kopah`` or ``class``). ``ceph`` is the opt-in sandbox that rehearses Kopah on Ceph itself (root
+only). ``class`` is a learner's seat in a class (``s3lab classroom``): their own key, through the
+profile the instructor handed out (default ``s3lab-class``), which names the class's server.
 The switch is ``S3LAB_BACKEND`` (read, like every ``S3LAB_*`` variable, by
 :func:`s3lab.settings.read`), or a name passed in. For ``aws``/``kopah`` the profile is
-``S3LAB_PROFILE``, else ``AWS_PROFILE`` (Kopah's default is the profile ``kopah``).
+``S3LAB_PROFILE``, else ``AWS_PROFILE`` (Kopah's default is the profile ``kopah``, a class's
+``s3lab-class``).
 
 The two sandboxes are started and stopped by :mod:`s3lab.sandbox`; this module asks it for the
 running one (:func:`running_sandbox`), and ``sandbox`` knows nothing of this module.
@@ -26,8 +29,13 @@ from typing import Any
 from s3lab import clients, sandbox, settings
 from s3lab.errors import UsageError
 
-BACKENDS = ("moto", "server", "ceph", "aws", "kopah")
+BACKENDS = ("moto", "server", "ceph", "aws", "kopah", "class")
 DEFAULT_BACKEND = "moto"
+#: The profile a class hands each learner, and its key that names the learner (botocore keeps
+#: keys it does not know): the one place s3lab learns who the learner is (:func:`learner`).
+CLASS_PROFILE = "s3lab-class"
+LEARNER_KEY = "s3lab_learner"
+_DEFAULT_PROFILES = {"kopah": "kopah", "class": CLASS_PROFILE}
 
 
 def check_backend(name: str) -> str:
@@ -62,6 +70,23 @@ def running_sandbox(name: str | None = None, *, home: Path | str | None = None) 
         if wanted and check_backend(wanted) in sandbox.KINDS:
             name = check_backend(wanted)
     return sandbox.pick(name, home=home)
+
+
+def learner(name: str | None = None, *, profile: str | None = None) -> str | None:
+    """The class learner the profile in use names (its ``s3lab_learner``), or None.
+
+    Only on a backend that goes through a profile: on a sandbox, everyone is the sandbox.
+    """
+    from s3lab import awsfiles
+
+    chosen = backend_name(name)
+    if chosen in sandbox.KINDS:
+        return None
+    wanted = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
+    wanted = wanted or _DEFAULT_PROFILES.get(chosen) or "default"
+    found = awsfiles.read_profiles(awsfiles.config_path(), config=True).get(wanted) or {}
+    value = str(found.get(LEARNER_KEY) or "").strip()
+    return value or None
 
 
 def clear_for(backend: Backend, env: MutableMapping[str, str]) -> None:
@@ -138,8 +163,7 @@ def resolve(
         running = running_sandbox(chosen, home=home)
         return Backend(chosen, running.env(), running.endpoint_url)
     profile = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
-    if chosen == "kopah":
-        profile = profile or "kopah"
+    profile = profile or _DEFAULT_PROFILES.get(chosen)
     env = {"S3LAB_BACKEND": chosen}
     if profile:
         env["AWS_PROFILE"] = profile

@@ -132,6 +132,7 @@ def check(exercise: str, *, client: Any = None, learner: str | None = None) -> C
     buckets, the best try counts: a done one, else the one furthest along.
     """
     found = find(exercise)
+    learner = learner if learner is not None else backends.learner()  # a class's learner profile
     if found.local:
         finding = found.inspect()
     else:

@@ -108,13 +108,25 @@ def clean_prefix(prefix: str) -> str:
     return cleaned or "s3lab"
 
 
-def unique_name(prefix: str = "s3lab", *, today: _dt.date | None = None) -> str:
+def unique_name(
+    prefix: str = "s3lab", *, today: _dt.date | None = None, learner: str | None = None
+) -> str:
     """A bucket name nobody has yet: ``<prefix>-<yyyymmdd>-<6 random characters>``.
 
     The date tells a class which buckets are old; the random part makes a clash with another
     account (which would be BucketAlreadyExists) very unlikely. The prefix is cleaned first, so
     any text (a person's name, a project title) gives a valid name.
+
+    In a class (``s3lab classroom``), the name starts with ``<learner>-``: the only names the
+    learner's key may create. ``learner`` defaults to the one the profile in use names
+    (:func:`s3lab.backends.learner`).
     """
+    from s3lab import backends
+
+    who = learner if learner is not None else backends.learner()
+    start = clean_prefix(prefix)
+    if who and not start.startswith(f"{who}-"):
+        start = f"{who}-{start}"[:46].strip("-")  # 46 + the date and random part = 63
     day = (today or _dt.date.today()).strftime("%Y%m%d")
     token = "".join(secrets.choice(_ALPHABET) for _ in range(6))
-    return require_valid_name(f"{clean_prefix(prefix)}-{day}-{token}")
+    return require_valid_name(f"{start}-{day}-{token}")

@@ -157,6 +157,11 @@ def _send(recorded: Identity, sig: int, group: bool) -> bool:
     return False
 
 
+def send(recorded: Identity, sig: int) -> bool:
+    """Send ``sig`` (SIGHUP: reload) to the process only while it matches its record."""
+    return _send(recorded, sig, group=False)
+
+
 def wait_gone(recorded: Identity, timeout: float, reap: Callable[[], object] | None = None) -> bool:
     """Wait up to ``timeout`` seconds for the process to end; True when it has.
 

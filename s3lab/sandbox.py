@@ -41,7 +41,14 @@ from typing import Any
 from s3lab import processes, settings
 from s3lab.errors import SandboxError, UsageError
 from s3lab.ports import HOST, choose, free_port, listening, port_in_use
-from s3lab.servers import PORT_COUNT, moto_command, remove_sockets, server_command
+from s3lab.servers import (
+    PORT_COUNT,
+    moto_command,
+    read_extra,
+    remove_sockets,
+    server_command,
+    write_identities,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -408,6 +415,24 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
         remove_sockets(state.ports)
     _state_file(backend, home).unlink(missing_ok=True)
     return was_running
+
+
+def reload_identities(home: Path | str | None = None) -> bool:
+    """Rewrite the ``server`` sandbox's identities file and make SeaweedFS read it again.
+
+    The file takes the extra identities (:data:`s3lab.servers.EXTRA_IDENTITIES`) as they are
+    now. SeaweedFS reads it again on SIGHUP, without a restart (measured with 4.48: it does not
+    watch the file). Returns False when the sandbox is not running (its next start reads it).
+    A change of the S3 bind address needs a restart: :func:`start` after :func:`stop`.
+    """
+    import signal
+
+    with _locked("server", home):
+        directory = sandbox_dir(home)
+        keys = (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
+        write_identities(directory / "server-s3.json", *keys, read_extra(directory))
+        state = _read_state("server", home)
+        return state is not None and processes.send(state.identity(), signal.SIGHUP)
 
 
 def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sandbox:

@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from s3lab.errors import NotInstalledError
 from s3lab.ports import HOST
@@ -51,15 +52,45 @@ def moto_command(ports: list[int], directory: Path) -> list[str]:
     return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(ports[0])]
 
 
-def write_identities(path: Path, access_key_id: str, secret_access_key: str) -> None:
-    """Write SeaweedFS's identities file: the sandbox's fake keys, with every S3 action."""
+#: Identities another module adds to the server (``s3lab classroom``: one per learner and the
+#: instructor's), kept beside the sandbox's own file so a restart keeps them. While it exists the
+#: sandbox's public example key may only list (it is in the AWS docs: anyone could use it), and
+#: its ``s3_bind`` (an address) is where S3 listens besides 127.0.0.1's other parts.
+EXTRA_IDENTITIES = "server-s3.extra.json"
+#: Every S3 action SeaweedFS knows; ``Action:bucket-*`` scopes one to bucket names.
+ALL_ACTIONS = ("Admin", "Read", "List", "Tagging", "Write")
+#: What the example key keeps while extra identities exist: ListBuckets answers (empty), so the
+#: sandbox's own health check still works, and no bucket can be reached (none has this name).
+LIMITED_ACTIONS = ("Read:s3lab-sandbox-key-limited",)
+
+
+def read_extra(directory: Path) -> dict[str, Any]:
+    """The extra identities file in ``directory`` (empty when there is none)."""
+    try:
+        found = json.loads((directory / EXTRA_IDENTITIES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def write_identities(
+    path: Path, access_key_id: str, secret_access_key: str, extra: dict[str, Any] | None = None
+) -> None:
+    """Write SeaweedFS's identities file: the sandbox's fake keys, then ``extra``'s identities.
+
+    The fake keys have every action, or only :data:`LIMITED_ACTIONS` when ``extra`` adds any
+    (unless it says ``"limit_sandbox_key": false``: a class being closed).
+    """
+    added = list((extra or {}).get("identities") or [])
+    limited = bool(added) and (extra or {}).get("limit_sandbox_key", True)
     identities = {
         "identities": [
             {
                 "name": "learner",
                 "credentials": [{"accessKey": access_key_id, "secretKey": secret_access_key}],
-                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }
+                "actions": list(LIMITED_ACTIONS if limited else ALL_ACTIONS),
+            },
+            *added,
         ]
     }
     path.write_text(json.dumps(identities, indent=2) + "\n")
@@ -75,7 +106,9 @@ def server_command(ports: list[int], directory: Path, keys: tuple[str, str]) -> 
     data = directory / "server-data"
     data.mkdir(parents=True, exist_ok=True)
     identities = directory / "server-s3.json"
-    write_identities(identities, *keys)
+    extra = read_extra(directory)
+    write_identities(identities, *keys, extra)
+    bind = [f"-s3.ip.bind={extra['s3_bind']}"] if extra.get("s3_bind") else []
     flags = [f"-{flag}={number}" for flag, number in zip(WEED_PORT_FLAGS, ports[1:], strict=False)]
     return [
         weed,
@@ -95,6 +128,7 @@ def server_command(ports: list[int], directory: Path, keys: tuple[str, str]) -> 
         f"-s3.localSocket={directory / f's3-{ports[0]}.sock'}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
+        *bind,
         *flags,
     ]
 

@@ -6,9 +6,9 @@ in one place means a reader can see every switch at a glance, and a test can bui
 
 The variables:
 
-- ``S3LAB_BACKEND``: where S3 requests go: ``moto`` (default), ``server``, ``ceph``, ``aws`` or
-  ``kopah``.
-- ``S3LAB_PROFILE``: the AWS profile for ``aws``/``kopah`` (else ``AWS_PROFILE``).
+- ``S3LAB_BACKEND``: where S3 requests go: ``moto`` (default), ``server``, ``ceph``, ``aws``,
+  ``kopah`` or ``class`` (a learner's seat in ``s3lab classroom``).
+- ``S3LAB_PROFILE``: the AWS profile for ``aws``/``kopah``/``class`` (else ``AWS_PROFILE``).
 - ``S3LAB_HOME``: where s3lab keeps its state: sandboxes, mount records (default ``~/.s3lab``).
 - ``S3LAB_AWSCLI_URL``, ``S3LAB_AWSCLI_KEY_URL``, ``S3LAB_AWSCLI_FINGERPRINT``,
   ``S3LAB_MOUNTPOINT_URL``, ``S3LAB_MOUNTPOINT_KEY_URL``, ``S3LAB_MOUNTPOINT_FINGERPRINT``:
