@@ -89,8 +89,6 @@ class Shell:
         result = self.shell.run_cell(source, store_history=False, silent=False)
         if not result.success:
             result.raise_error()
-        code = self.shell.user_ns.get("_exit_code", 0)
-        assert code == 0, f"a ! command failed ({code}) in:\n{source}"
 
 
 @pytest.fixture
@@ -153,6 +151,28 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
             buckets.remove_bucket(client, name, force=True)
 
 
+def test_messages_say_what_is_still_missing(server: backends.Backend) -> None:
+    """Half done: the message names what is there and what is missing."""
+    from s3lab import buckets, names
+
+    client = server.client("s3")
+    made = []
+    try:
+        made.append(buckets.make_bucket(client, names.unique_name("buckets-cli")))
+        for key in ("mine/a.csv", "mine/b.csv"):
+            client.put_object(Bucket=made[-1], Key=key, Body=b"1")
+        result = checks.check("buckets-cli", client=client)
+        assert result.message == "bucket found, 2 of 3 files under mine/, missing: notes.txt"
+        made.append(buckets.make_bucket(client, names.unique_name("install-awscli")))
+        client.put_object(Bucket=made[-1], Key="plan.txt", Body=b"awscli-exe-linux-x86_64.zip")
+        result = checks.check("install-awscli", client=client)
+        assert not result.done and "-aarch64.zip in plan.txt" in result.message, result
+        assert "answer.txt" in result.message, result
+    finally:
+        for name in made:
+            buckets.remove_bucket(client, name, force=True)
+
+
 def test_check_command(lab: backends.Backend) -> None:
     """`s3lab check` prints one line and exits 1 when not done; --list names every exercise."""
     listed = cli("check", "--list")
@@ -171,11 +191,18 @@ def test_unknown_exercise_is_one_line() -> None:
     assert_one_line_error(cli("check"), "which exercise")
 
 
+# Exercises whose check has not landed yet (chapters 50 to 85): take each off as it does.
+NOT_CHECKED_YET = {"boto3", "mount", "mount-semantics"}
+CHAPTERS_WITHOUT_AN_EXERCISE_YET = {"85_kopah"}
+
+
 def test_every_exercise_in_the_book_is_registered() -> None:
-    """Each check belongs to an ``{exercise}`` label in its chapter's notebook."""
-    labels = set()
+    """Each chapter has an exercise; each ``{exercise}`` label has a check in its chapter."""
+    labels: set[tuple[str, str]] = set()
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         text = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
-        labels |= {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
+        found = {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
+        assert found or path.stem in CHAPTERS_WITHOUT_AN_EXERCISE_YET, f"{path.name}: no exercise"
+        labels |= found
     registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
-    assert registered <= labels, registered - labels
+    assert registered == {label for label in labels if label[0] not in NOT_CHECKED_YET}
