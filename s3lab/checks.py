@@ -102,8 +102,14 @@ def find(exercise_id: str) -> Exercise:
 
 
 def bucket_prefix(exercise_id: str, learner: str | None = None) -> str:
-    """How the exercise's buckets start: ``unique_name``'s cleaned ``[<learner>-]<id>``."""
-    return names.clean_prefix(f"{learner}-{exercise_id}" if learner else exercise_id)
+    """How the exercise's buckets start: ``<learner>-<id>``, cleaned as unique_name cleans it.
+
+    Without a learner: what ``unique_name("<id>")`` starts with here, so a class learner's
+    own prefix (which unique_name adds) counts.
+    """
+    if learner:
+        return names.clean_prefix(f"{learner}-{exercise_id}")
+    return names.unique_name(exercise_id).rsplit("-", 2)[0]  # without -<yyyymmdd>-<random>
 
 
 def exercise_buckets(client: Any, exercise_id: str, learner: str | None = None) -> list[str]:
@@ -165,6 +171,34 @@ def count_files(have: int, want: int, where: str, missing: list[str] | None = No
     return Finding(have >= want and not missing, text, score=1 + min(have, want))
 
 
+def read_text(client: Any, bucket: str, key: str) -> str | None:
+    """An object's text, or None when there is no such object."""
+    from s3lab.errors import code_of, translate
+
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        if code_of(exc) in ("NoSuchKey", "404"):
+            return None
+        raise translate(exc, f"reading s3://{bucket}/{key}") or exc from exc
+    return bytes(body).decode("utf-8", errors="replace")
+
+
+def says(client: Any, bucket: str, key: str, needles: dict[str, str]) -> list[tuple[bool, str]]:
+    """For :func:`requirements`: is each needle in object ``key``? (needle -> what it is)."""
+    text = read_text(client, bucket, key)
+    if text is None:
+        return [(False, key)]
+    return [(needle in text, f"{what} in {key}") for needle, what in needles.items()]
+
+
+def requirements(found: str, wanted: list[tuple[bool, str]], done: str) -> Finding:
+    """``<found>, still missing: a; b`` for each wanted item not met, or ``<found>, <done>``."""
+    missing = [what for ok, what in wanted if not ok]
+    message = f"{found}, {done}" if not missing else f"{found}, still missing: {'; '.join(missing)}"
+    return Finding(not missing, message, score=1 + len(wanted) - len(missing))
+
+
 # --- the exercises, in book order ----------------------------------------------------------------
 
 
@@ -175,3 +209,84 @@ def count_files(have: int, want: int, where: str, missing: list[str] | None = No
 )
 def _first_bucket(client: Any, bucket: str) -> Finding:
     return count_files(len(listing(client, bucket, "data/")), 2, "under data/")
+
+
+@exercise(
+    "install-awscli",
+    "20_install_awscli",
+    "plan.txt: the install plan for an ARM machine; answer.txt: where aws ends up without sudo",
+)
+def _install_awscli(client: Any, bucket: str) -> Finding:
+    from s3lab.download import pretty_fingerprint
+    from s3lab.install_plan import AWSCLI_FINGERPRINT
+
+    fingerprint = pretty_fingerprint(AWSCLI_FINGERPRINT)
+    wanted = says(
+        client,
+        bucket,
+        "plan.txt",
+        {"awscli-exe-linux-aarch64.zip": "a URL ending in -aarch64.zip", fingerprint: fingerprint},
+    )
+    wanted += says(client, bucket, "answer.txt", {".local/bin": "the folder of aws"})
+    return requirements("bucket found", wanted, "plan.txt for aarch64, answer.txt: ~/.local/bin")
+
+
+@exercise(
+    "configure",
+    "30_configure",
+    "a profile `class` for the sandbox, its region broken and fixed again",
+    local=True,
+)
+def _configure() -> Finding:
+    from s3lab import awsfiles, machine, regions
+
+    where = machine.show_path(awsfiles.config_path())
+    profile = awsfiles.read_profiles(awsfiles.config_path(), config=True).get("class")
+    if profile is None:
+        return Finding(
+            False,
+            f"no profile class in {where}: write it with s3lab configure --sandbox --profile class",
+        )
+    keys = awsfiles.read_profiles(awsfiles.credentials_path(), config=False).get("class", {})
+    region = str(profile.get("region", ""))
+    verdict = regions.check_region(region) if region else None
+    hint = f" (did you mean {verdict.suggestions[0]}?)" if verdict and verdict.suggestions else ""
+    return requirements(
+        "profile class found",
+        [
+            (bool(region), "a region"),
+            (not region or bool(verdict and verdict.ok), f"a real region: {region!r}{hint}"),
+            (bool(keys.get("aws_access_key_id") or profile.get("aws_access_key_id")), "keys"),
+        ],
+        f"region {region}, keys found",
+    )
+
+
+@exercise(
+    "cloud-vm",
+    "35_cloud_vm",
+    "with the instance role's keys: keys.txt (where they came from) and doctor.txt",
+)
+def _cloud_vm(client: Any, bucket: str) -> Finding:
+    wanted = says(client, bucket, "keys.txt", {"iam-role": "iam-role (keys_from())"})
+    wanted += says(client, bucket, "doctor.txt", {"from iam-role": "the row 'from iam-role'"})
+    return requirements(
+        "bucket found",
+        wanted,
+        "keys.txt and doctor.txt both say iam-role",
+    )
+
+
+#: The files of chapter 40's exercise folder.
+MINE = ("a.csv", "b.csv", "notes.txt")
+
+
+@exercise(
+    "buckets-cli",
+    "40_buckets_cli",
+    "a bucket named by `s3lab bucket name`, the folder mine/ synced into mine/",
+)
+def _buckets_cli(client: Any, bucket: str) -> Finding:
+    have = listing(client, bucket, "mine/")
+    missing = [name for name in MINE if f"mine/{name}" not in have]
+    return count_files(len(MINE) - len(missing), len(MINE), "under mine/", missing)

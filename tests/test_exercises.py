@@ -74,25 +74,6 @@ def kept_environment() -> Iterator[None]:
         os.chdir(folder)
 
 
-class Shell:
-    """A fresh IPython shell: runs notebook cells as JupyterLab does, ``!`` lines included."""
-
-    def __init__(self) -> None:
-        from IPython.core.interactiveshell import InteractiveShell
-        from traitlets.config import Config
-
-        config = Config()
-        config.HistoryManager.enabled = False
-        self.shell = InteractiveShell(config=config)
-
-    def run(self, source: str) -> None:
-        result = self.shell.run_cell(source, store_history=False, silent=False)
-        if not result.success:
-            result.raise_error()
-        code = self.shell.user_ns.get("_exit_code", 0)
-        assert code == 0, f"a ! command failed ({code}) in:\n{source}"
-
-
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[Path]:
     """An untouched state for local exercises: empty AWS files, a scratch folder as cwd."""
@@ -104,24 +85,32 @@ def fresh(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("exercise_id", list(checks.EXERCISES))
-def test_solution_passes_its_check(
-    exercise_id: str, lab: backends.Backend, fresh: Path, capsys: pytest.CaptureFixture[str]
+def test_each_check_fails_on_an_untouched_state(
+    exercise_id: str, lab: backends.Backend, fresh: Path
 ) -> None:
-    """Untouched: the check fails and says why; after the solution: done; after clean-up: gone."""
-    cells = exercise_cells(exercise_id)
-    client = lab.client("s3")
-    before = checks.check(exercise_id, client=client)
+    """On an untouched state the check says not yet, and what is missing."""
+    exercise_cells(exercise_id)  # and the chapter has the exercise's shape
+    before = checks.check(exercise_id, client=lab.client("s3"))
     assert not before.done and before.message, before
-    os.environ["S3LAB_BACKEND"] = lab.name
-    shell = Shell()
-    for source in cells.setup + cells.solution:
-        shell.run(source)
-    after = checks.check(exercise_id, client=client)
-    assert after.done, f"{after} -- the solution printed:\n{capsys.readouterr().out}"
-    shell.run(cells.cleanup)
-    assert not checks.check(exercise_id, client=client).done, "the clean-up left it done"
-    if not checks.EXERCISES[exercise_id].local:
-        assert checks.exercise_buckets(client, exercise_id) == [], "the clean-up left a bucket"
+
+
+def stored_text(cell: nbformat.NotebookNode) -> str:
+    """What a code cell printed or returned, as stored in the notebook."""
+    return "".join(
+        out.get("text", "") or out.get("data", {}).get("text/plain", "") for out in cell.outputs
+    )
+
+
+@pytest.mark.parametrize("exercise_id", list(checks.EXERCISES))
+def test_nbval_runs_each_solution_then_its_check_which_says_done(exercise_id: str) -> None:
+    """nbval runs every chapter on both sandboxes and compares each cell's output with the one
+    stored, so it runs each worked solution, then its check, there. The stored check must say
+    done, and the clean-up's check not yet: a solution that stops working fails nbval."""
+    cells = exercise_cells(exercise_id)
+    notebook = nbformat.read(NOTEBOOKS / f"{checks.EXERCISES[exercise_id].chapter}.ipynb", 4)
+    by_source = {cell.source: cell for cell in notebook.cells if cell.cell_type == "code"}
+    assert f"{exercise_id}: done" in stored_text(by_source[cells.check])
+    assert f"{exercise_id}: not yet" in stored_text(by_source[cells.cleanup])
 
 
 def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
@@ -153,6 +142,28 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
             buckets.remove_bucket(client, name, force=True)
 
 
+def test_messages_say_what_is_still_missing(server: backends.Backend) -> None:
+    """Half done: the message names what is there and what is missing."""
+    from s3lab import buckets, names
+
+    client = server.client("s3")
+    made = []
+    try:
+        made.append(buckets.make_bucket(client, names.unique_name("buckets-cli")))
+        for key in ("mine/a.csv", "mine/b.csv"):
+            client.put_object(Bucket=made[-1], Key=key, Body=b"1")
+        result = checks.check("buckets-cli", client=client)
+        assert result.message == "bucket found, 2 of 3 files under mine/, missing: notes.txt"
+        made.append(buckets.make_bucket(client, names.unique_name("install-awscli")))
+        client.put_object(Bucket=made[-1], Key="plan.txt", Body=b"awscli-exe-linux-x86_64.zip")
+        result = checks.check("install-awscli", client=client)
+        assert not result.done and "-aarch64.zip in plan.txt" in result.message, result
+        assert "answer.txt" in result.message, result
+    finally:
+        for name in made:
+            buckets.remove_bucket(client, name, force=True)
+
+
 def test_check_command(lab: backends.Backend) -> None:
     """`s3lab check` prints one line and exits 1 when not done; --list names every exercise."""
     listed = cli("check", "--list")
@@ -171,11 +182,18 @@ def test_unknown_exercise_is_one_line() -> None:
     assert_one_line_error(cli("check"), "which exercise")
 
 
+# Exercises whose check has not landed yet (chapters 50 to 85): take each off as it does.
+NOT_CHECKED_YET = {"boto3", "mount", "mount-semantics"}
+CHAPTERS_WITHOUT_AN_EXERCISE_YET = {"85_kopah"}
+
+
 def test_every_exercise_in_the_book_is_registered() -> None:
-    """Each check belongs to an ``{exercise}`` label in its chapter's notebook."""
-    labels = set()
+    """Each chapter has an exercise; each ``{exercise}`` label has a check in its chapter."""
+    labels: set[tuple[str, str]] = set()
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         text = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
-        labels |= {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
+        found = {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
+        assert found or path.stem in CHAPTERS_WITHOUT_AN_EXERCISE_YET, f"{path.name}: no exercise"
+        labels |= found
     registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
-    assert registered <= labels, registered - labels
+    assert registered == {label for label in labels if label[0] not in NOT_CHECKED_YET}

@@ -19,7 +19,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def python_of(notebook: Path) -> str:
-    """The notebook's code cells as Python, with IPython's ``!`` and ``%`` lines blanked."""
+    """The notebook's code cells as Python, IPython's ``!`` and ``%`` lines made ``pass``."""
     cells = nbformat.read(notebook, as_version=4).cells
     lines: list[str] = []
     for cell in cells:
@@ -27,7 +27,8 @@ def python_of(notebook: Path) -> str:
             continue
         for line in cell.source.splitlines():
             stripped = line.lstrip()
-            lines.append("" if stripped.startswith(("!", "%")) else line)
+            shell = stripped.startswith(("!", "%"))  # kept as `pass`: it may be an if's body
+            lines.append(line[: len(line) - len(stripped)] + "pass" if shell else line)
         lines.append("")
     return "\n".join(lines)
 
