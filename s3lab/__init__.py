@@ -25,6 +25,7 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 ``cost``               prices as data, and the arithmetic
 ``mount``, ``mount_*``  mount, unmount; each tool's command line; what a mount does
 ``imds``               a local stand-in for EC2's instance metadata service (IMDSv2)
+``checks``             the exercises and their self-checks
 ``notebooks``          run every notebook against a backend, then clean up; the book's policy
 ``cli``                the ``s3lab`` command, a module per job: the only code that prints
 =====================  ===============================================================
@@ -33,6 +34,7 @@ the module that owns them. A reader who wonders what ``s3lab.put`` does opens
 from s3lab.awsfiles import config_path, credentials_path
 from s3lab.backends import Backend, backend_name, rehearse, resolve, use
 from s3lab.buckets import cleanup, client_for, make_bucket, remove_bucket, usage
+from s3lab.checks import check
 from s3lab.configure import configure_sandbox
 from s3lab.cost import bucket_cost, fill_cost, seed_arithmetic
 from s3lab.doctor import doctor
@@ -98,6 +100,8 @@ __all__ = [
     "unmount",
     "unmount_all",
     "unmount_at_exit",
+    # checks: is an exercise done?
+    "check",
     # errors
     "S3LabError",
     "translate",

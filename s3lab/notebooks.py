@@ -46,6 +46,13 @@ class Result:
     ok: bool
     seconds: float
     error: str = ""
+    #: why it was not run on this backend (a rehearsal chapter, e.g. Kopah's on Ceph)
+    skipped: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """``ok``, ``skipped`` or ``FAILED``: the table's result column."""
+        return "skipped" if self.skipped else "ok" if self.ok else "FAILED"
 
 
 @dataclass
@@ -84,6 +91,20 @@ def parameters(path: Path) -> dict[str, Any]:
                     values[node.targets[0].id] = ast.literal_eval(node.value)
             return values
     return {}
+
+
+def rehearsal_only(path: Path, backend: str) -> str:
+    """Why ``path`` does not run on ``backend``, or "" when it does.
+
+    A notebook whose ``s3lab.backends`` metadata names only other sandboxes (the Kopah
+    chapter: ``["ceph"]``) rehearses on them by design; nbval and the book run it there.
+    """
+    import nbformat
+
+    wanted = nbformat.read(path, as_version=4).metadata.get("s3lab", {}).get("backends")
+    if wanted and backend not in wanted:
+        return f"rehearses on the {', '.join(wanted)} sandbox only (the book runs it there)"
+    return ""
 
 
 def book_policy() -> dict[str, Any]:
@@ -181,6 +202,12 @@ def run(
             values = {"backend": chosen, "profile": profile}
             values["bucket_prefix"] = f"{done.prefix}-{_chapter(path)}"
             values = {name: value for name, value in values.items() if name in accepted}
+            why_not = rehearsal_only(path, chosen)
+            if why_not:
+                done.results.append(Result(path.name, True, 0.0, skipped=why_not))
+                if report:
+                    report(done.results[-1])
+                continue
             started = time.monotonic()
             try:
                 execute(path, done.out, values)
@@ -198,8 +225,8 @@ def run(
 def table(results: list[Result]) -> Iterator[str]:
     """The lines of the result table: notebook, result, time."""
     width = max([len("notebook"), *(len(result.notebook) for result in results)])
-    yield f"{'notebook':{width}}  result  time"
+    yield f"{'notebook':{width}}  result   time"
     for result in results:
-        verdict = "ok" if result.ok else "FAILED"
-        line = f"{result.notebook:{width}}  {verdict:6}  {result.seconds:5.1f} s"
-        yield f"{line}  {result.error}" if result.error else line
+        line = f"{result.notebook:{width}}  {result.verdict:7}  {result.seconds:5.1f} s"
+        note = result.error or result.skipped
+        yield f"{line}  {note}" if note else line

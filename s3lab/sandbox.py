@@ -41,7 +41,7 @@ from typing import Any
 from s3lab import processes, settings
 from s3lab.errors import SandboxError, UsageError
 from s3lab.ports import HOST, choose, free_port, listening, port_in_use
-from s3lab.servers import PORT_COUNT, moto_command, server_command
+from s3lab.servers import PORT_COUNT, moto_command, remove_sockets, server_command
 
 logger = logging.getLogger(__name__)
 
@@ -341,10 +341,15 @@ def _write_state(sandbox: Sandbox, home: Path | str | None) -> None:
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` detached, its output appended to ``log`` after a line that names it."""
+    # Its scratch files (SeaweedFS leaves a unix socket per part) go in its own folder, which
+    # `stop` removes, not in the system's temporary folder, where they would pile up.
+    scratch = log.parent / "tmp"
+    scratch.mkdir(exist_ok=True)
     with log.open("ab") as out:
         out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
         out.flush()
-        return processes.spawn(command, output=out, cwd=log.parent)
+        env = {**os.environ, "TMPDIR": str(scratch)}
+        return processes.spawn(command, output=out, env=env, cwd=log.parent)
 
 
 def _wait(
@@ -399,6 +404,8 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     processes.stop(identity, grace=grace, group=True)
     if state.sts:
         processes.stop(processes.Identity.from_record(state.sts), grace=grace, group=True)
+    if backend == "server":
+        remove_sockets(state.ports)
     _state_file(backend, home).unlink(missing_ok=True)
     return was_running
 

@@ -91,10 +91,24 @@ def server_command(ports: list[int], directory: Path, keys: tuple[str, str]) -> 
         f"-s3.config={identities}",
         "-s3.allowDeleteBucketNotEmpty=false",
         "-s3.autoCreateBucket=false",
+        f"-filer.localSocket={directory / f'filer-{ports[0]}.sock'}",
+        f"-s3.localSocket={directory / f's3-{ports[0]}.sock'}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         *flags,
     ]
+
+
+def remove_sockets(ports: list[int]) -> None:
+    """Remove the unix sockets SeaweedFS's gRPC parts leave in /tmp (no flag moves them).
+
+    They are named after the part's port (``/tmp/seaweedfs-master-grpc-<port>.sock``); only
+    sockets named after this sandbox's own ports are touched.
+    """
+    for port in ports:
+        for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+            if sock.is_socket():
+                sock.unlink(missing_ok=True)
 
 
 # How many ports each backend listens on: S3's first; the server's last is its STS helper's.

@@ -162,6 +162,24 @@ def test_unknown_key(server: object) -> None:
 
 
 @pytest.mark.usefixtures("aws_files")
+def test_a_local_sts_stand_in_does_not_vouch_for_a_key_s3_refuses(
+    server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SeaweedFS sandbox's STS is a moto helper that accepts any key: S3 must be asked too."""
+    sandbox_profile(
+        "stand-in", "server", access_key_id="UNKNOWNKEYID00000000", secret_access_key=SECRET
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sandbox.pick("server").sts_url)
+    code, checks, _ = doctor("--profile", "stand-in")
+    assert code == 1
+    assert checks["credentials accepted"]["status"] == "FAIL"
+    assert checks["credentials accepted"]["detail"].startswith("InvalidAccessKeyId")
+    sandbox_profile("stand-in-ok", "server")
+    code, checks, _ = doctor("--profile", "stand-in-ok")
+    assert "S3 itself accepted it too" in checks["credentials accepted"]["detail"]
+
+
+@pytest.mark.usefixtures("aws_files")
 def test_wrong_secret(server: object) -> None:
     wrong = SECRET[:-4] + "xxxx"
     sandbox_profile(

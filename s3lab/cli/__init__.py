@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from s3lab.cli import bucket, configure, install, mount, notebooks, sandbox
+from s3lab.cli import bucket, check, configure, install, mount, notebooks, sandbox
 from s3lab.cli.common import Parser, formatter
 from s3lab.errors import Interrupted, S3LabError, translate
 
@@ -26,6 +26,7 @@ _JOBS: list[Callable[[argparse._SubParsersAction], None]] = [
     mount.add_mount,
     mount.add_unmount,
     notebooks.add_notebooks,
+    check.add_check,
 ]
 
 

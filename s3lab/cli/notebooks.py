@@ -14,15 +14,25 @@ def _notebooks_run(args: argparse.Namespace) -> int:
 
     paths = notebooks.notebooks_in(args.notebooks)
     if args.dry_run:
+        runs = 0
         for path in paths:
-            print(f"would run {path.name} on {args.backend}")
-        most = notebooks.most_it_could_cost(len(paths))
+            why_not = notebooks.rehearsal_only(path, args.backend)
+            runs += not why_not
+            print(
+                f"would skip {path.name}: {why_not}"
+                if why_not
+                else f"would run {path.name} on {args.backend}"
+            )
+        most = notebooks.most_it_could_cost(runs)
         print(f"at most ${most:.2f} on AWS (requests and storage; sandboxes cost nothing)")
         return 0
 
     def row(result: notebooks.Result) -> None:
-        verdict = "ok" if result.ok else "FAILED"
-        print(f"{result.notebook}: {verdict} ({result.seconds:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"{result.notebook}: {result.verdict} ({result.seconds:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt  # so the run's clean-up happens on `kill` as on Ctrl-C

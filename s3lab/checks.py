@@ -1,0 +1,169 @@
+"""Exercises that check themselves: a registry of the book's exercises, each with its check.
+
+Every chapter ends with an exercise (a sphinx-exercise block, label ``<id>-exercise``). The
+learner does it in a bucket named ``s3lab.unique_name("<id>")`` and then asks
+``s3lab.check("<id>")`` (or ``s3lab check <id>``) what is still wrong. A check only looks: it
+finds the exercise's buckets by name, inspects each, and reports the best one, so a learner who
+tried twice is judged on the better try. A class's learner ``ada`` makes ``ada-<id>-...``
+buckets; ``check(id, learner="ada")`` looks at those (``s3lab classroom check`` asks for every
+learner).
+
+An exercise about local state (a profile in ``~/.aws/config``) is marked ``local``: its check
+reads this machine's files, so a classroom cannot check it centrally.
+
+Adding an exercise: a function ``(client, bucket) -> Finding`` (or ``() -> Finding`` when local)
+decorated with :func:`exercise`. The notebook then holds the exercise text, the worked solution
+as code cells between ``{solution-start}`` and ``{solution-end}``, a cell calling
+``s3lab.check("<id>")`` and a clean-up cell; tests/test_exercises.py runs those very cells.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from s3lab import backends, names
+from s3lab.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one check saw: done or not, what is still wrong, and how far along (to rank tries)."""
+
+    done: bool
+    message: str
+    score: int = 0
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of the book."""
+
+    id: str
+    chapter: str  # the notebook's name without .ipynb, e.g. "10_first_bucket"
+    goal: str  # one line: what the learner makes
+    inspect: Callable[..., Finding]  # (client, bucket) -> Finding, or () -> Finding when local
+    local: bool = False  # checks this machine's files: not checkable by a classroom
+
+
+#: Every exercise, by id (the sphinx-exercise label without ``-exercise``), in book order.
+EXERCISES: dict[str, Exercise] = {}
+
+
+def exercise(
+    id_: str, chapter: str, goal: str, *, local: bool = False
+) -> Callable[[Callable[..., Finding]], Callable[..., Finding]]:
+    """Register the decorated function as the check of exercise ``id_``."""
+
+    def register(inspect: Callable[..., Finding]) -> Callable[..., Finding]:
+        if id_ in EXERCISES:
+            raise ValueError(f"exercise {id_!r} is registered twice")
+        EXERCISES[id_] = Exercise(id_, chapter, goal, inspect, local)
+        return inspect
+
+    return register
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The answer to "is my exercise done?": a notebook shows it as one line."""
+
+    exercise: str
+    learner: str | None
+    done: bool
+    message: str
+
+    def line(self) -> str:
+        """``[learner: ]exercise: done -- message`` (or ``not yet``)."""
+        who = f"{self.learner}: " if self.learner else ""
+        return f"{who}{self.exercise}: {'done' if self.done else 'not yet'} -- {self.message}"
+
+    def __str__(self) -> str:
+        return self.line()
+
+    def __repr__(self) -> str:
+        return self.line()
+
+    def __bool__(self) -> bool:
+        return self.done
+
+
+def find(exercise_id: str) -> Exercise:
+    """The registered exercise, or a one-line error that lists the known ids."""
+    try:
+        return EXERCISES[exercise_id]
+    except KeyError:
+        raise UsageError(
+            f"unknown exercise {exercise_id!r}",
+            f"use one of: {', '.join(EXERCISES)} (`s3lab check --list` says what each is)",
+        ) from None
+
+
+def bucket_prefix(exercise_id: str, learner: str | None = None) -> str:
+    """How the exercise's buckets start: ``unique_name``'s cleaned ``[<learner>-]<id>``."""
+    return names.clean_prefix(f"{learner}-{exercise_id}" if learner else exercise_id)
+
+
+def exercise_buckets(client: Any, exercise_id: str, learner: str | None = None) -> list[str]:
+    """The buckets ``unique_name("<id>")`` made for this exercise (and learner), newest name last.
+
+    Only ``<prefix>-<yyyymmdd>-<6 characters>``: exercise ``mount`` does not see the buckets of
+    exercise ``mount-semantics``.
+    """
+    from s3lab import buckets
+
+    shape = re.compile(rf"{re.escape(bucket_prefix(exercise_id, learner))}-\d{{8}}-[a-z0-9]{{6}}")
+    return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
+
+
+def check(exercise: str, *, client: Any = None, learner: str | None = None) -> CheckResult:
+    """Check exercise ``exercise`` on the current backend (or ``client``'s) and say what is left.
+
+    ``learner`` looks at that class learner's buckets (``<learner>-<id>-...``). With several
+    buckets, the best try counts: a done one, else the one furthest along.
+    """
+    found = find(exercise)
+    if found.local:
+        finding = found.inspect()
+    else:
+        client = client if client is not None else backends.resolve().client("s3")
+        tries = exercise_buckets(client, exercise, learner)
+        if not tries:
+            finding = Finding(
+                False,
+                f"no bucket named {bucket_prefix(exercise, learner)}-YYYYMMDD-XXXXXX yet: "
+                f'make it with s3lab.unique_name("{exercise}")',
+            )
+        else:
+            findings = [found.inspect(client, bucket) for bucket in tries]
+            finding = max(reversed(findings), key=lambda f: (f.done, f.score))
+    return CheckResult(exercise, learner, finding.done, finding.message)
+
+
+def listing(client: Any, bucket: str, prefix: str = "") -> dict[str, int]:
+    """Key -> size of every object under ``prefix``."""
+    from s3lab import buckets
+
+    return {item.key: item.size for item in buckets.iter_objects(client, bucket, prefix)}
+
+
+def count_files(have: int, want: int, where: str, missing: list[str] | None = None) -> Finding:
+    """``bucket found, 1 of 2 files under data/[, missing: b.txt]``, done when all are there."""
+    text = f"bucket found, {min(have, want)} of {want} files {where}"
+    if missing:
+        text += f", missing: {', '.join(missing)}"
+    return Finding(have >= want and not missing, text, score=1 + min(have, want))
+
+
+# --- the exercises, in book order ----------------------------------------------------------------
+
+
+@exercise(
+    "first-bucket",
+    "10_first_bucket",
+    "a bucket with two files under the prefix data/, made with the aws command",
+)
+def _first_bucket(client: Any, bucket: str) -> Finding:
+    return count_files(len(listing(client, bucket, "data/")), 2, "under data/")

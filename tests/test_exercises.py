@@ -1,0 +1,181 @@
+"""Every exercise checks itself: its check fails on an untouched state, and passes after the
+notebook's own worked solution, on both sandboxes; the notebook's clean-up leaves nothing.
+
+The solution is not copied here: the code cells between the exercise's ``{solution-start}`` and
+``{solution-end}`` are taken from the notebook and run in a fresh IPython shell (so ``!aws``
+lines run as in JupyterLab) after the chapter's parameters cell and its first set-up cell.
+Then the notebook's clean-up cell (the code cell after the check cell) runs too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from s3lab import backends, checks
+from s3lab.errors import UsageError
+from tests.conftest import ROOT, assert_one_line_error, cli
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@dataclass
+class Cells:
+    """The cells of one exercise in its notebook."""
+
+    setup: list[str]  # the parameters cell and the first set-up cell
+    solution: list[str]  # the code cells between solution-start and solution-end
+    check: str  # the cell that calls s3lab.check("<id>")
+    cleanup: str  # the code cell after it
+
+
+def exercise_cells(exercise_id: str) -> Cells:
+    """Find the exercise's cells in its chapter's notebook (and fail if the shape is wrong)."""
+    path = NOTEBOOKS / f"{checks.EXERCISES[exercise_id].chapter}.ipynb"
+    cells = nbformat.read(path, as_version=4).cells
+    label = f"{exercise_id}-exercise"
+    params = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    assert params, f"{path.name}: no parameters cell"
+    first = next(i for i in range(params[0] + 1, len(cells)) if cells[i].cell_type == "code")
+    starts = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and re.search(rf"\{{solution-start\}}\s+{label}\b", c.source)
+    ]
+    assert len(starts) == 1, f"{path.name}: want one {{solution-start}} {label} cell"
+    assert f":label: {label}" in "".join(c.source for c in cells), f"{path.name}: no {label}"
+    assert f's3lab.check("{exercise_id}")' in "".join(c.source for c in cells[: starts[0]])
+    end = next(i for i in range(starts[0], len(cells)) if "{solution-end}" in cells[i].source)
+    solution = [c.source for c in cells[starts[0] : end] if c.cell_type == "code"]
+    assert solution, f"{path.name}: no code cells in {label}'s solution"
+    after = [c.source for c in cells[end:] if c.cell_type == "code"]
+    assert len(after) >= 2 and f's3lab.check("{exercise_id}")' in after[0], (
+        f"{path.name}: after {{solution-end}} a check cell, then a clean-up cell"
+    )
+    return Cells([cells[params[0]].source, cells[first].source], solution, after[0], after[1])
+
+
+@contextlib.contextmanager
+def kept_environment() -> Iterator[None]:
+    """Put os.environ and the current folder back as they were (s3lab.use changes both)."""
+    saved, folder = dict(os.environ), Path.cwd()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        os.chdir(folder)
+
+
+class Shell:
+    """A fresh IPython shell: runs notebook cells as JupyterLab does, ``!`` lines included."""
+
+    def __init__(self) -> None:
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False
+        self.shell = InteractiveShell(config=config)
+
+    def run(self, source: str) -> None:
+        result = self.shell.run_cell(source, store_history=False, silent=False)
+        if not result.success:
+            result.raise_error()
+        code = self.shell.user_ns.get("_exit_code", 0)
+        assert code == 0, f"a ! command failed ({code}) in:\n{source}"
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Path]:
+    """An untouched state for local exercises: empty AWS files, a scratch folder as cwd."""
+    with kept_environment():
+        os.environ["AWS_CONFIG_FILE"] = str(tmp_path / "aws" / "config")
+        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "aws" / "credentials")
+        os.chdir(tmp_path)
+        yield tmp_path
+
+
+@pytest.mark.parametrize("exercise_id", list(checks.EXERCISES))
+def test_solution_passes_its_check(
+    exercise_id: str, lab: backends.Backend, fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Untouched: the check fails and says why; after the solution: done; after clean-up: gone."""
+    cells = exercise_cells(exercise_id)
+    client = lab.client("s3")
+    before = checks.check(exercise_id, client=client)
+    assert not before.done and before.message, before
+    os.environ["S3LAB_BACKEND"] = lab.name
+    shell = Shell()
+    for source in cells.setup + cells.solution:
+        shell.run(source)
+    after = checks.check(exercise_id, client=client)
+    assert after.done, f"{after} -- the solution printed:\n{capsys.readouterr().out}"
+    shell.run(cells.cleanup)
+    assert not checks.check(exercise_id, client=client).done, "the clean-up left it done"
+    if not checks.EXERCISES[exercise_id].local:
+        assert checks.exercise_buckets(client, exercise_id) == [], "the clean-up left a bucket"
+
+
+def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
+    """Two tries: the better one counts; a learner's check does not see another's buckets."""
+    from s3lab import buckets, names
+
+    client = lab.client("s3")
+    weak = buckets.make_bucket(client, names.unique_name("first-bucket"))
+    strong = buckets.make_bucket(client, names.unique_name("ada-first-bucket"))
+    try:
+        client.put_object(Bucket=weak, Key="data/a.txt", Body=b"a")
+        for key in ("data/a.txt", "data/b.txt"):
+            client.put_object(Bucket=strong, Key=key, Body=b"x")
+        mine = checks.check("first-bucket", client=client)
+        assert not mine.done and "1 of 2 files" in mine.message, mine
+        ada = checks.check("first-bucket", client=client, learner="Ada")
+        assert (
+            ada.done and ada.learner == "Ada" and ada.line().startswith("Ada: first-bucket: done")
+        )
+        other = checks.check("first-bucket", client=client, learner="bob")
+        assert not other.done and "bob-first-bucket-" in other.message, other
+        second = buckets.make_bucket(client, names.unique_name("first-bucket"))
+        for key in ("data/a.txt", "data/b.txt"):
+            client.put_object(Bucket=second, Key=key, Body=b"x")
+        assert checks.check("first-bucket", client=client).done
+        buckets.remove_bucket(client, second, force=True)
+    finally:
+        for name in (weak, strong):
+            buckets.remove_bucket(client, name, force=True)
+
+
+def test_check_command(lab: backends.Backend) -> None:
+    """`s3lab check` prints one line and exits 1 when not done; --list names every exercise."""
+    listed = cli("check", "--list")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(checks.EXERCISES)
+    result = cli("check", "first-bucket", "--backend", lab.name)
+    assert result.returncode == 1 and result.stdout.startswith("first-bucket: not yet -- ")
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_unknown_exercise_is_one_line() -> None:
+    """A misspelt id: one line naming the known ids, from the library and the command alike."""
+    with pytest.raises(UsageError, match="first-bucket"):
+        checks.check("frist-bucket")
+    assert_one_line_error(cli("check", "frist-bucket"), "unknown exercise", "first-bucket")
+    assert_one_line_error(cli("check"), "which exercise")
+
+
+def test_every_exercise_in_the_book_is_registered() -> None:
+    """Each check belongs to an ``{exercise}`` label in its chapter's notebook."""
+    labels = set()
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        text = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        labels |= {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
+    registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
+    assert registered <= labels, registered - labels
