@@ -81,7 +81,6 @@ def _toc_pages() -> list[str]:
 NOT_YET = {
     "notebooks/20_install_awscli": "the environment's absolute path (s3lab install's plan)",
     "notebooks/30_configure": "the sandbox's port in the profile, configure list and doctor",
-    "notebooks/85_kopah": "the Ceph gateway's port and scratch paths in the rehearsal's outputs",
 }
 
 
