@@ -286,7 +286,14 @@ case "$cmd" in
     else
       say "distribution's Python: skipped, a test selection was given (bash tasks.sh test runs it)"
     fi
-    # The full suite last, so its summary closes the output.
+    # The full suite last, so its summary closes the output. Without a selection it runs in
+    # parallel workers (pytest-xdist), one per core up to 4, a test file at a time in each
+    # (a notebook's cells share one kernel); each worker starts its own sandboxes.
+    if [ $# -eq 0 ]; then
+      workers=$(nproc 2>/dev/null || echo 2)
+      [ "$workers" -gt 4 ] && workers=4
+      set -- -n "$workers" --dist loadfile
+    fi
     python -m pytest "$@" || status=$?
     exit "$status"
     ;;

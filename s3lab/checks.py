@@ -107,14 +107,21 @@ def bucket_prefix(exercise_id: str, learner: str | None = None) -> str:
 
 
 def exercise_buckets(client: Any, exercise_id: str, learner: str | None = None) -> list[str]:
-    """The buckets ``unique_name("<id>")`` made for this exercise (and learner), newest name last.
+    """The buckets made for this exercise (and learner), newest name last.
 
-    Only ``<prefix>-<yyyymmdd>-<6 characters>``: exercise ``mount`` does not see the buckets of
-    exercise ``mount-semantics``.
+    A learner names them ``unique_name("<id>")``; the book's own solutions name them
+    ``unique_name(f"{bucket_prefix}-<id>")``, so that a run's clean-up (which removes what
+    starts with the run's prefix) and the book's IAM policy (``s3lab-*`` buckets) cover them.
+    Both end ``<id>-<yyyymmdd>-<6 characters>``: exercise ``mount`` does not see the buckets of
+    exercise ``mount-semantics``. A class learner's start with ``<learner>-``, and only the
+    check for that learner sees them.
     """
     from s3lab import buckets
 
-    shape = re.compile(rf"{re.escape(bucket_prefix(exercise_id, learner))}-\d{{8}}-[a-z0-9]{{6}}")
+    start = re.escape(names.clean_prefix(learner)) + "-" if learner else ""
+    ending = re.escape(names.clean_prefix(exercise_id))
+    book = "(?:s3lab-[a-z0-9-]*-)?"  # a bucket_prefix: the book's start with s3lab
+    shape = re.compile(rf"{start}{book}{ending}-\d{{8}}-[a-z0-9]{{6}}")
     return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
 
 

@@ -10,6 +10,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,10 +130,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 RELIABILITY = {"cases": 0, "faults": 0, "lost": 0, "open_uploads": 0}
 
 
+#: What has been passed on in reports so far (this process), and the session's sum of them.
+_REPORTED = dict.fromkeys(RELIABILITY, 0)
+_TOTAL = dict.fromkeys(RELIABILITY, 0)
+
+
+def _counts() -> dict[str, int]:
+    # The test modules import this file as tests.conftest, pytest as a conftest: ask theirs.
+    return getattr(sys.modules.get("tests.conftest"), "RELIABILITY", RELIABILITY)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Carry what a test added to the counts in its report: under ``pytest -n`` the tests run
+    in worker processes, and only the reports reach the process that prints the summary."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "teardown":
+        counts = _counts()
+        delta = {key: counts[key] - _REPORTED[key] for key in counts}
+        if any(delta.values()):
+            report.user_properties.append(("reliability", delta))
+            _REPORTED.update(counts)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up the counts the reports carry (in the one process that prints the summary)."""
+    for name, value in report.user_properties:
+        if name == "reliability":
+            for key, number in value.items():
+                _TOTAL[key] += number
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line: how much bad input and how many faults the session threw at s3lab."""
-    # The test modules import this file as tests.conftest, pytest as a conftest: ask theirs.
-    shared = getattr(sys.modules.get("tests.conftest"), "RELIABILITY", RELIABILITY)
+    shared = _TOTAL
     if not (shared["cases"] or shared["faults"]):
         return
     terminalreporter.write_line(

@@ -9,6 +9,7 @@ every notebook is executed.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import subprocess
@@ -41,12 +42,28 @@ def jupyter_book(out: Path, *args: str, log_name: str = "build.log") -> Path:
 
 @functools.cache
 def _build(out: Path) -> Path:
-    jupyter_book(out)
-    return out / "_build" / "html"
+    """Build into ``out`` unless another process of this session already did (then reuse it).
+
+    Under ``pytest -n`` the tests that need the site may run in different worker processes;
+    the first to get the lock builds, the others wait for it and read the same folder.
+    """
+    html = out / "_build" / "html"
+    with (out.parent / "site.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "built").exists():
+            jupyter_book(out)
+            (out / "built").touch()
+    return html
 
 
 def built_site(base: Path) -> Path:
-    """The built HTML folder (``<base>/site/_build/html``), built on the first call only."""
+    """The built HTML folder (``<base>/site/_build/html``), built on the first call only.
+
+    ``base`` is the session's temporary folder; under ``pytest -n``, its parent, which the
+    workers share.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
     out = base / "site"
     out.mkdir(exist_ok=True)
     return _build(out)
