@@ -262,6 +262,40 @@ def _configure() -> Finding:
     )
 
 
+def holds(
+    client: Any, bucket: str, key: str, want: str, sizes: dict[str, int], hint: str = ""
+) -> Finding:
+    """Done when ``key`` holds the text ``want``; else whether it is missing or what it holds.
+
+    ``hint`` replaces "not '<want>'" where saying the wanted text would give the answer away.
+    """
+    text = read_text(client, bucket, key) if key in sizes else None
+    text = text.strip() if text is not None else None
+    if text is None:
+        return Finding(False, f"missing: {key}", 0)
+    if text != want:
+        return Finding(False, f"{key} holds {text[:40]!r}, {hint or f'not {want!r}'}", 1)
+    return Finding(True, f"{key} holds {want!r}", 2)
+
+
+@exercise(
+    "boto3",
+    "50_boto3",
+    "250 files under many/ and answer.txt holding the bytes under many/part-1, summed with boto3",
+)
+def _boto3(client: Any, bucket: str) -> Finding:
+    many = listing(client, bucket, "many/")
+    if len(many) < 250:
+        return count_files(len(many), 250, "under many/")
+    want = sum(size for key, size in many.items() if key.startswith("many/part-1"))
+    sizes = listing(client, bucket, "answer.txt")
+    hint = "not the sum of the sizes under many/part-1"
+    found = holds(client, bucket, "answer.txt", str(want), sizes, hint)
+    return Finding(
+        found.done, f"bucket found, 250 files under many/, {found.message}", 260 + found.score
+    )
+
+
 @exercise(
     "cloud-vm",
     "35_cloud_vm",
@@ -290,3 +324,41 @@ def _buckets_cli(client: Any, bucket: str) -> Finding:
     have = listing(client, bucket, "mine/")
     missing = [name for name in MINE if f"mine/{name}" not in have]
     return count_files(len(MINE) - len(missing), len(MINE), "under mine/", missing)
+
+
+@exercise(
+    "mount",
+    "60_mount",
+    "notes/hello.txt written through a mount, holding 'Hello from a mounted folder'",
+)
+def _mount(client: Any, bucket: str) -> Finding:
+    sizes = listing(client, bucket, "notes/")
+    found = holds(client, bucket, "notes/hello.txt", "Hello from a mounted folder", sizes)
+    return Finding(found.done, f"bucket found, {found.message}", found.score)
+
+
+@exercise(
+    "mount-semantics",
+    "70_mount_semantics",
+    "tfile.txt renamed to notes.txt through a mount by copy and delete, its text kept",
+)
+def _mount_semantics(client: Any, bucket: str) -> Finding:
+    sizes = listing(client, bucket)
+    found = holds(client, bucket, "notes.txt", "draft", sizes)
+    if not found.done:
+        return Finding(False, f"bucket found, {found.message}", found.score)
+    if "tfile.txt" in sizes:
+        return Finding(False, "notes.txt holds 'draft', but tfile.txt is still there", 3)
+    return Finding(True, "notes.txt holds 'draft', tfile.txt is gone", 4)
+
+
+@exercise(
+    "kopah",
+    "85_kopah",
+    "a.csv, b.csv (aws --profile kopah) and c.csv (s3cmd) under project/",
+)
+def _kopah(client: Any, bucket: str) -> Finding:
+    want = ["a.csv", "b.csv", "c.csv"]
+    have = {key.removeprefix("project/") for key in listing(client, bucket, "project/")}
+    missing = [name for name in want if name not in have]
+    return count_files(len(want) - len(missing), len(want), "under project/", missing)

@@ -351,6 +351,7 @@ def _options(
     uid: int | None,
     gid: int | None,
     allow_other: bool,
+    metadata_ttl: int | None = None,
 ) -> dict[str, Any]:  # keyword or positional, as mount() and persist() call it
     """The mount's options as the tools' plans read them (Mountpoint's flags, by name)."""
     if read_only and (allow_delete or allow_overwrite):
@@ -358,6 +359,8 @@ def _options(
             "--read-only cannot be combined with --allow-delete or --allow-overwrite",
             "choose one: a read-only mount, or a writable one",
         )
+    if metadata_ttl is not None and metadata_ttl < 1:
+        raise UsageError("--metadata-ttl must be a whole number of seconds, 1 or more", "e.g. 3")
     return {
         "allow_delete": allow_delete,
         "allow_overwrite": allow_overwrite,
@@ -366,6 +369,7 @@ def _options(
         "uid": uid,
         "gid": gid,
         "allow_other": allow_other,
+        "metadata_ttl": metadata_ttl,
     }
 
 
@@ -375,7 +379,7 @@ def persist(bucket: str, directory: str | os.PathLike[str], **options: Any) -> t
     Nothing is mounted now. ``options`` are :func:`mount`'s (``tool``, ``allow_delete``,
     ``read_only``, ``prefix``, ``uid``, ``gid``, ``allow_other``, ``profile``, ...).
     """
-    flags = {name: options.pop(name, None) for name in ("prefix", "uid", "gid")}
+    flags = {name: options.pop(name, None) for name in ("prefix", "uid", "gid", "metadata_ttl")}
     for name in ("allow_delete", "allow_overwrite", "read_only", "allow_other"):
         flags[name] = bool(options.pop(name, False))
     opts = _options(**flags)
@@ -406,6 +410,7 @@ def mount(
     uid: int | None = None,
     gid: int | None = None,
     allow_other: bool = False,
+    metadata_ttl: int | None = None,
     lab: Any = None,
     timeout: float = 30.0,
 ) -> Mount:
@@ -418,8 +423,11 @@ def mount(
     A FUSE mount is refused to every user but the one who made it, root and containers
     included; ``allow_other`` opens it to them (for a user who is not root, FUSE allows that
     only with ``user_allow_other`` in /etc/fuse.conf: a note says so when it is missing).
+    ``metadata_ttl`` (seconds) is how long the tool may trust what it last heard from S3.
     """
-    opts = _options(allow_delete, allow_overwrite, read_only, prefix, uid, gid, allow_other)
+    opts = _options(
+        allow_delete, allow_overwrite, read_only, prefix, uid, gid, allow_other, metadata_ttl
+    )
     tool, program, why = pick_tool(tool)
     conn = connection(lab, profile=profile, endpoint_url=endpoint_url, path_style=path_style)
     check_bucket(conn, bucket)
@@ -445,7 +453,7 @@ def mount(
         o.replace("_", "-")
         for o in ("allow_delete", "allow_overwrite", "read_only", "allow_other")
         if opts[o]
-    ]
+    ] + ([f"metadata-ttl {metadata_ttl}s"] if metadata_ttl else [])
     record = Mount(
         target,
         bucket,

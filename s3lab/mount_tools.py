@@ -117,6 +117,8 @@ def _mountpoint_plan(
     for name in ("uid", "gid"):
         if opts[name] is not None:
             argv += [f"--{name}", str(opts[name])]
+    if opts.get("metadata_ttl"):
+        argv += ["--metadata-ttl", str(opts["metadata_ttl"])]
     return MountPlan(argv, dict(conn.env), [])
 
 
@@ -146,8 +148,8 @@ def _rclone_plan(
         target,
         "--vfs-cache-mode",
         "off",  # Mountpoint-like: sequential writes only, no local copies
-        "--dir-cache-time",
-        "1s",  # see other clients' changes about as soon as Mountpoint does
+        "--dir-cache-time",  # how long a listing is trusted: Mountpoint's --metadata-ttl
+        f"{opts.get('metadata_ttl') or 1}s",  # 1 s: others' changes about as soon as Mountpoint
         "--log-level",
         "NOTICE",
     ]
@@ -176,6 +178,11 @@ def _rclone_plan(
     if conn.profile:
         env["AWS_PROFILE"] = conn.profile
     return MountPlan(argv, env, _permissive_notes("rclone", opts))
+
+
+def _s3fs_ttl(opts: dict[str, Any]) -> list[str]:
+    """s3fs's stat cache plays the part of Mountpoint's metadata TTL (its default: 900 s)."""
+    return [f"stat_cache_expire={opts['metadata_ttl']}"] if opts.get("metadata_ttl") else []
 
 
 def _s3fs_plan(
@@ -208,6 +215,7 @@ def _s3fs_plan(
         options.append("ro")
     if opts.get("allow_other"):
         options.append("allow_other")
+    options += _s3fs_ttl(opts)
     for name in ("uid", "gid"):
         if opts[name] is not None:
             options.append(f"{name}={opts[name]}")
@@ -264,6 +272,7 @@ def persist(
             options.append("use_path_request_style")
         options += ["ro"] if opts["read_only"] else []
         options += ["allow_other"] if opts.get("allow_other") else []
+        options += _s3fs_ttl(opts)
         options += [f"{n}={opts[n]}" for n in ("uid", "gid") if opts[n] is not None]
         line = f"{source} {target} fuse.s3fs {','.join(options)} 0 0"
         return line, "add it to /etc/fstab (sudo); keys go in /etc/passwd-s3fs (KEY:SECRET, 0600)"

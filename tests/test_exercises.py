@@ -183,17 +183,13 @@ def test_unknown_exercise_is_one_line() -> None:
 
 
 # Exercises whose check has not landed yet (chapters 50 to 85): take each off as it does.
-NOT_CHECKED_YET = {"boto3", "mount", "mount-semantics"}
-CHAPTERS_WITHOUT_AN_EXERCISE_YET = {"85_kopah"}
-
-
 def test_every_exercise_in_the_book_is_registered() -> None:
     """Each chapter has an exercise; each ``{exercise}`` label has a check in its chapter."""
     labels: set[tuple[str, str]] = set()
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         text = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
         found = {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
-        assert found or path.stem in CHAPTERS_WITHOUT_AN_EXERCISE_YET, f"{path.name}: no exercise"
+        assert found, f"{path.name}: no exercise"
         labels |= found
     registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
-    assert registered == {label for label in labels if label[0] not in NOT_CHECKED_YET}
+    assert registered == labels

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from s3lab import backends, buckets, configure, sandbox
-from tests.conftest import ROOT, cli
+from tests.conftest import ROOT, assert_one_line_error, cli
 
 
 def _aws(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -217,6 +217,21 @@ def test_persist_gives_an_fstab_line_for_mountpoint_and_s3fs(
     assert (source, kind) == ("a-bucket:/runs", "fuse.s3fs")
     assert {"_netdev", "ro", "use_path_request_style"} <= set(options.split(","))
     assert s3lab_keys_absent(line)
+
+
+def test_metadata_ttl_reaches_each_tool_under_its_own_name(
+    server: backends.Backend, tmp_path: Path
+) -> None:
+    """--metadata-ttl is Mountpoint's flag; rclone trusts a listing that long, s3fs a stat."""
+    line, _ = _persist(server, "mountpoint", tmp_path, "--metadata-ttl", "3")
+    assert "metadata-ttl=3" in line.split()[3].split(",")
+    line, _ = _persist(server, "s3fs", tmp_path, "--metadata-ttl", "3")
+    assert "stat_cache_expire=3" in line.split()[3].split(",")
+    unit, _ = _persist(server, "rclone", tmp_path, "--metadata-ttl", "3")
+    assert "--dir-cache-time 3s" in unit
+    assert "--dir-cache-time 1s" in _persist(server, "rclone", tmp_path)[0]  # s3lab's default
+    refused = cli("mount", "a-bucket", str(tmp_path), "--metadata-ttl", "0", env=server.env)
+    assert_one_line_error(refused, "--metadata-ttl")
 
 
 def s3lab_keys_absent(text: str) -> bool:

@@ -31,7 +31,7 @@ def _mount(args: argparse.Namespace) -> int:
     if not args.bucket or not args.directory:
         raise UsageError("mount needs a BUCKET and a DIR", "s3lab mount my-bucket ~/bucket")
     names = "tool allow_delete allow_overwrite read_only prefix profile endpoint_url path_style"
-    names += " uid gid allow_other"
+    names += " uid gid allow_other metadata_ttl"
     options = {name: getattr(args, name) for name in names.split()}
     if args.persist:
         text, where = mount.persist(args.bucket, args.directory, **options)
@@ -96,6 +96,14 @@ def add_mount(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="let other users (root and containers included) use the mount; not root: needs "
         "user_allow_other in /etc/fuse.conf",
+    )
+    job.add_argument(
+        "--metadata-ttl",
+        type=int,
+        metavar="SECONDS",
+        help="how long the tool trusts what it last saw in the bucket: a change made by another "
+        "client shows up to this late (Mountpoint: --metadata-ttl; rclone: --dir-cache-time, 1 s "
+        "by default here; s3fs: stat_cache_expire)",
     )
     job.add_argument(
         "--persist",
