@@ -147,12 +147,15 @@ def main() -> int:
     parser.add_argument("--to", default="auto", help="ceph or server (default: ceph if it runs)")
     args = parser.parse_args()
     count, big = (200, 10 << 20) if args.quick else (1000, 64 << 20)
+    mine = not os.environ.get("S3LAB_HOME")
     home = Path(os.environ.get("S3LAB_HOME") or tempfile.mkdtemp(prefix="s3lab-bench-copy-"))
     os.environ["S3LAB_HOME"] = str(home)
     try:
         found = measure(count, big, target=args.to, repeat=args.repeat)
     finally:
         sandbox.stop(home=home)
+        if mine:
+            shutil.rmtree(home, ignore_errors=True)  # the sandboxes' data too
     seconds = found["seconds"]
     print(f"copy of {count} x 4 KiB + one {big >> 20} MiB object, median of {args.repeat}:")
     ratio = seconds["two stages"] / seconds["s3lab bucket copy"]

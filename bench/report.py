@@ -51,6 +51,15 @@ def table(results: dict[str, Any]) -> str:
             f"| {row['what']} | {row['measured_s']:.2f} s | {row['other']}: {row['other_s']:.2f} s "
             f"| {row['value']:.2f} | {_target(row)} | {_met(row)} |"
         )
+    box = results.get("machine", {})
+    load = box.get("load_average_at_start", ["?"])[0], box.get("load_average_at_end", ["?"])[0]
+    lines += [
+        "",
+        f"Measured {results['date']}, one run, on {box.get('cores')} cores shared by the client, "
+        f"the server and other work (load average {load[0]} at the start, {load[1]} at the end); "
+        f"{box.get('os')}, Python {box.get('python')}, boto3 {box.get('boto3')}, awscrt "
+        f"{box.get('awscrt')}, aws CLI {box.get('awscli')} (version 1, from PyPI).",
+    ]
     start = results.get("startup")
     if start:
         lines += [

@@ -193,6 +193,14 @@ def ratio(
     }
 
 
+def os_name() -> str:
+    """``Debian GNU/Linux 12 (bookworm)``: the release, not the kernel build."""
+    try:
+        return platform.freedesktop_os_release()["PRETTY_NAME"]
+    except (OSError, KeyError):
+        return platform.platform(terse=True)
+
+
 def machine() -> dict[str, object]:
     """What the numbers were measured on; the load average says how busy the machine was."""
     from importlib.metadata import version
@@ -200,7 +208,7 @@ def machine() -> dict[str, object]:
     versions = {name: version(name) for name in ("boto3", "awscrt", "awscli")}
     return {
         "cores": os.cpu_count(),
-        "os": platform.platform(terse=True),
+        "os": os_name(),
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         **versions,
