@@ -7,7 +7,8 @@
 #                          (--check: run every notebook in the lab's kernel instead, print a table)
 #   bash tasks.sh book     build the site into _build/html, executing every notebook on the sandbox
 #   bash tasks.sh test     run every test: unit, FUSE mounts, each notebook on moto and on SeaweedFS
-#   bash tasks.sh bench    benchmarks: s3lab against the aws command on the same endpoint
+#   bash tasks.sh bench    benchmarks: s3lab against the aws command and the server's ceiling,
+#                          results in bench/results/ (--skip-build, --size 256MiB, --quick)
 #   bash tasks.sh setup    only the set-up (S3LAB_PYTHON=/path/to/python3 picks the interpreter)
 #   bash tasks.sh outputs  re-execute the notebooks in place (after editing one), then commit them
 #   bash tasks.sh lint     ruff and mypy (the test command runs it too)
@@ -299,6 +300,7 @@ case "$cmd" in
     ;;
   bench)
     setup
+    # about 10 minutes: removal, uploads, 1 GiB up/down, mount reads, a copy, the book's builds
     python bench/run.py "$@"
     ;;
   outputs)

@@ -1,26 +1,36 @@
-"""Benchmark: s3lab against the aws command and a bare tuned boto3 loop, on a SeaweedFS sandbox.
+"""Benchmark: s3lab against the aws command, a bare tuned boto3 loop and the server's ceiling.
 
-    python bench/run.py            # 10,000-object remove, 1,000 x 4 KiB upload (about 2 minutes)
-    python bench/run.py --quick    # 1,000 and 200: a smoke run, numbers too small to mean much
-    python bench/run.py --repeat 3 # median of three runs of each
+    python bench/run.py                   # everything, 1 GiB objects (about 10 minutes)
+    python bench/run.py --skip-build      # without the book's build times (2 minutes less)
+    python bench/run.py --size 256MiB     # a smaller big object
+    python bench/run.py --quick           # tiny sizes: checks that it runs (a test does this)
+    python bench/run.py --repeat 3        # median of three runs of removal and upload
 
-It starts its own SeaweedFS sandbox (in a fresh S3LAB_HOME unless one is set) and stops it at
-the end. Each contender works on a bucket filled the same way, on the same server, on the same
-machine, so the server's own cost is in every number; only the client differs.
+It uses the SeaweedFS sandbox of $S3LAB_HOME (a fresh one in a temporary home when unset),
+starting it if needed and stopping it at the end if it started it. Each contender works on data
+made the same way, on the same server, on the same machine, so the server's own cost is in
+every number; only the client differs. The parts, each printed as it runs:
 
-Contenders:
-- ``aws``: the aws command (``aws s3 rb --force``, ``aws s3 cp --recursive``), as a person types it.
-- ``s3lab``: the s3lab command (``s3lab bucket remove --force``, ``s3lab bucket put``).
-- ``bare boto3``: a tuned, concurrent boto3 loop doing the same requests, in this process (the
-  ceiling a hand-written script reaches: one client, 32 connections, 16 threads, listing first,
-  then DeleteObjects of 1,000 keys, or one PutObject per file).
-- ``s3lab (in-process)``: the same s3lab function the command calls, without process start-up.
+- start-up: ``s3lab bucket remove`` of an empty bucket, against a bare botocore client;
+- remove a bucket of 10,000 objects; upload 1,000 x 4 KiB files (``aws``, ``s3lab``, a bare
+  boto3 loop, the s3lab function in-process);
+- one big object up and down against the server's ceiling (bench/big.py);
+- reading it through each mount tool against a direct GET (bench/mounts.py);
+- copying a bucket to a second store against the two-stage way (bench/bucket_copy.py);
+- the book's cold build and warm rebuilds (scripts/build_times.py).
+
+Results: bench/results/latest.json, latest.md (the table the book shows), latest.svg and .png.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as _dt
+import json
 import os
+import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -34,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import big, bucket_copy, mounts, report  # noqa: E402
 from s3lab import buckets, names, sandbox, transfer  # noqa: E402
 
 
@@ -114,27 +125,129 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def parse_size(text: str) -> int:
+    """``1GiB``, ``256MiB``, ``512KiB`` or a number of bytes."""
+    match = re.fullmatch(r"(\d+)\s*([KMG]i?B)?", text.strip(), re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1GiB, 256MiB)")
+    unit = (match.group(2) or "B").upper().replace("I", "")
+    return int(match.group(1)) * {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[unit]
+
+
+def human(size: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def startup(env: dict[str, str], client: object, runs: int) -> dict[str, float | int]:
+    """The fastest of ``runs``: ``s3lab bucket remove`` of an empty bucket, and a bare client."""
+    ours, floor = [], []
+    code = (
+        "import botocore.session; botocore.session.Session().create_client('s3', "
+        "region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='y')"
+    )
+    for _ in range(runs):
+        name = buckets.make_bucket(client, names.unique_name("bench-start"))
+        ours.append(timed(run, [sys.executable, "-m", "s3lab.cli", "bucket", "remove", name], env))
+        floor.append(timed(run, [sys.executable, "-c", code], env))
+    found = {"s3lab_s": min(ours), "botocore_floor_s": min(floor), "runs": runs}
+    log(f"  s3lab bucket remove (empty) {found['s3lab_s']:.2f} s; bare botocore client "
+        f"{found['botocore_floor_s']:.2f} s; fastest of {runs}")  # fmt: skip
+    return found
+
+
+def build_times() -> dict[str, object]:
+    """scripts/build_times.py's JSON: the book's cold build and warm rebuilds."""
+    script = ROOT / "scripts" / "build_times.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3LAB_", "AWS_"))}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        return {"error": done.stderr[-500:]}
+    found: dict[str, object] = json.loads(lines[-1])
+    log(f"  cold {found['cold_s']} s, warm {found['warm_s']} s, one changed "
+        f"{found['one_changed_s']} s ({found['one_changed_executed']} executed)")  # fmt: skip
+    return found
+
+
+def ratio(
+    what: str, kind: str, measured: float, other: str, other_s: float, target: float | None = None
+) -> dict[str, object]:
+    """One row: ``other_s / measured`` (above 1: the measured one is faster)."""
+    return {
+        "what": what,
+        "kind": kind,
+        "measured_s": round(measured, 3),
+        "other": other,
+        "other_s": round(other_s, 3),
+        "value": round(other_s / measured, 3),
+        "target": target,
+    }
+
+
+def os_name() -> str:
+    """``Debian GNU/Linux 12 (bookworm)``: the release, not the kernel build."""
+    try:
+        return platform.freedesktop_os_release()["PRETTY_NAME"]
+    except (OSError, KeyError):
+        return platform.platform(terse=True)
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on; the load average says how busy the machine was."""
+    from importlib.metadata import version
+
+    versions = {name: version(name) for name in ("boto3", "awscrt", "awscli")}
+    return {
+        "cores": os.cpu_count(),
+        "os": os_name(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        **versions,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes: checks that it runs")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs")
     parser.add_argument("--objects", type=int, help="objects in the bucket to remove (10000)")
     parser.add_argument("--files", type=int, help="4 KiB files to upload (1000)")
+    parser.add_argument("--size", type=parse_size, help="the big object (1GiB)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median is shown")
+    parser.add_argument("--skip-build", action="store_true", help="no book build times (~2 min)")
+    parser.add_argument("--copy-to", default=None, help="ceph or server (default: ceph if it runs)")
+    parser.add_argument("--no-png", action="store_true", help="the SVG plot only (no chromium)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="results")
     args = parser.parse_args(argv)
-    objects = args.objects or (1000 if args.quick else 10_000)
-    files = args.files or (200 if args.quick else 1000)
+    objects = args.objects or (50 if args.quick else 10_000)
+    files = args.files or (20 if args.quick else 1000)
+    size = args.size or (8 << 20 if args.quick else 1 << 30)
+    copy_count, copy_big = (10, 1 << 20) if args.quick else (1000, 64 << 20)
+    copy_to = args.copy_to or ("server" if args.quick else "auto")
+    settle = 0.0 if args.quick else 1.0
 
     work = Path(tempfile.mkdtemp(prefix="s3lab-bench-"))
     home = Path(os.environ.get("S3LAB_HOME") or work / "home")
     os.environ["S3LAB_HOME"] = str(home)
-    print(f"starting a SeaweedFS sandbox in {home} ...", file=sys.stderr, flush=True)
+    was_running = any(s.state == "running" for s in sandbox.status("server", home=home))
+    log(f"the SeaweedFS sandbox ({'running' if was_running else 'starting'}) ...")
+    info = machine()
     box = sandbox.start("server", home=home)
     env = command_env(box)
     os.environ.update(box.env())
+    made: list[str] = []
+    client = buckets.client_for("server")
     try:
-        client = buckets.client_for("server")
         bare = bare_client(box)
         fill_folder = make_files(work / "fill", objects, 16)
         upload_folder = make_files(work / "upload", files, 4096)
@@ -143,18 +256,22 @@ def main(argv: list[str] | None = None) -> int:
 
         def filled() -> str:
             name = buckets.make_bucket(client, names.unique_name("bench"))
+            made.append(name)
             fill = timed(transfer.put, client, fill_folder, f"s3://{name}/k/", quiet=True)
-            print(f"  filled {name} with {objects} objects in {fill:.1f} s", file=sys.stderr)
-            time.sleep(1)  # let the server settle, the same for every contender
+            log(f"  filled {name} with {objects} objects in {fill:.1f} s")
+            time.sleep(settle)  # let the server settle, the same for every contender
             return name
 
         def record(task: str, who: str, seconds: float) -> None:
             results[task].setdefault(who, []).append(seconds)
-            print(f"  {task:6} {who:22} {seconds:7.2f} s", file=sys.stderr, flush=True)
+            log(f"  {task:6} {who:22} {seconds:7.2f} s")
 
+        log("start-up")
+        started = startup(env, client, 2 if args.quick else 5)
         for round_ in range(args.repeat):
-            print(f"round {round_ + 1}: upload {files} x 4 KiB", file=sys.stderr)
+            log(f"round {round_ + 1}: upload {files} x 4 KiB")
             target = buckets.make_bucket(client, names.unique_name("bench-up"))
+            made.append(target)
             # SeaweedFS allocates storage for a bucket at its first write (seconds): do that
             # before the clock runs, or whoever goes first pays for it.
             client.put_object(Bucket=target, Key="warm-up", Body=b"x")
@@ -176,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                     sys.exit(f"upload by {who} left {count} objects, not {files}")
             buckets.remove_bucket(client, target, force=True)
 
-            print(f"round {round_ + 1}: remove {objects} objects", file=sys.stderr)
+            log(f"round {round_ + 1}: remove {objects} objects")
             name = filled()
             aws_rb = ["aws", "s3", "rb", f"s3://{name}", "--force"]
             record("remove", "aws s3 rb --force", timed(run, aws_rb, env))
@@ -188,30 +305,80 @@ def main(argv: list[str] | None = None) -> int:
             name = filled()
             seconds = timed(buckets.remove_bucket, client, name, force=True)
             record("remove", "s3lab (in-process)", seconds)
+        shutil.rmtree(fill_folder)
+        shutil.rmtree(upload_folder)
 
-        print()
-        print(
-            f"SeaweedFS on 127.0.0.1, {os.cpu_count()} cores shared by client and server; "
-            f"median of {args.repeat} run(s)"
-        )
-        for task, label in (
-            ("remove", f"remove a bucket of {objects:,} objects"),
-            ("upload", f"upload {files:,} x 4 KiB files"),
-        ):
-            times = {who: median(values) for who, values in results[task].items()}
-            aws = next(v for k, v in times.items() if k.startswith("aws"))
-            bare_time = times["bare boto3"]
-            print(f"\n{label}")
-            print(
-                f"  {'contender':24} {'seconds':>8}  {'ratio: aws / this':>18}  {'bare / this':>12}"
-            )
-            for who, seconds in times.items():
-                ratios = f"{aws / seconds:17.1f}x  {bare_time / seconds:11.2f}x"
-                print(f"  {who:24} {seconds:8.2f}  {ratios}")
-        print("\n(ratio > 1: faster than the aws command, or than the bare boto3 loop)")
+        log(f"one object of {human(size)}, up and down")
+        big_bucket = buckets.make_bucket(client, names.unique_name("bench-big"))
+        made.append(big_bucket)
+        client.put_object(Bucket=big_bucket, Key="warm-up", Body=b"x")
+        moved = big.measure(
+            big_bucket, box.endpoint_url, size, work,
+            lambda command: timed(run, command, env), s3lab_cmd, quick=args.quick, log=log,
+        )  # fmt: skip
+        log(f"reading the {human(size)} object through each mount tool")
+        mounted = mounts.measure(client, big_bucket, "s3lab.bin", size, work, log)
+        buckets.remove_bucket(client, big_bucket, force=True)
+
+        log(f"copy {copy_count} x 4 KiB + one {human(copy_big)} object to a second store")
+        copied = bucket_copy.measure(copy_count, copy_big, target=copy_to, log=log)
     finally:
-        sandbox.stop("server", home=home)
-        shutil.rmtree(work, ignore_errors=True)  # 11,000 files and, by default, the sandbox
+        for name in made:
+            with contextlib.suppress(Exception):  # removed already (the usual case)
+                buckets.remove_bucket(client, name, force=True)
+        if not was_running:
+            sandbox.stop("server", home=home)
+        shutil.rmtree(work, ignore_errors=True)  # the files made and, by default, the sandbox
+    built: dict[str, object] = {"skipped": "--skip-build or --quick"}
+    if not (args.skip_build or args.quick):
+        log("the book: cold build, warm rebuild, one notebook changed")
+        built = build_times()
+
+    times = {task: {who: median(v) for who, v in found.items()} for task, found in results.items()}
+    rows = [
+        ratio(f"remove a bucket of {objects:,} objects (command)", "faster",
+              times["remove"]["s3lab bucket remove"], "aws s3 rb --force",
+              times["remove"]["aws s3 rb --force"], 10.0),
+        ratio(f"remove a bucket of {objects:,} objects (in-process)", "faster",
+              times["remove"]["s3lab (in-process)"], "aws s3 rb --force",
+              times["remove"]["aws s3 rb --force"]),
+        ratio(f"upload {files:,} x 4 KiB files", "faster", times["upload"]["s3lab bucket put"],
+              "aws s3 cp --recursive", times["upload"]["aws s3 cp --recursive"]),
+        ratio(f"put one {human(size)} object", "faster", moved["seconds"]["s3lab up"],
+              "aws s3 cp", moved["seconds"]["aws s3 cp up"]),
+        ratio(f"get one {human(size)} object", "faster", moved["seconds"]["s3lab down"],
+              "aws s3 cp", moved["seconds"]["aws s3 cp down"]),
+        ratio(f"copy a bucket to {copied['to']}", "faster", copied["seconds"]["s3lab bucket copy"],
+              "two stages", copied["seconds"]["two stages"]),
+        ratio(f"put one {human(size)} object", "share", moved["seconds"]["s3lab up"],
+              "ceiling", moved["seconds"]["ceiling up"], 0.9),
+        ratio(f"get one {human(size)} object", "share", moved["seconds"]["s3lab down"],
+              "ceiling", moved["seconds"]["ceiling down"], 0.9),
+    ]  # fmt: skip
+    for who, seconds in mounted["seconds"].items():
+        if who != "direct GET":
+            rows.append(ratio(f"read {human(size)} through {who}", "share", seconds,
+                              "direct GET", mounted["seconds"]["direct GET"]))  # fmt: skip
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    outcome = {
+        "date": _dt.date.today().isoformat(),
+        "quick": args.quick,
+        "machine": info,
+        "sizes": {"objects": objects, "files": files, "big_bytes": size, "repeat": args.repeat},
+        "ratios": rows,
+        "startup": started,
+        "seconds": {**times, "big": moved["seconds"], "mounts": mounted["seconds"],
+                    "copy": copied["seconds"]},
+        "ceiling_grid": moved["grid"],
+        "mounts_skipped": mounted["skipped"],
+        "build": built,
+    }  # fmt: skip
+    print()
+    print(report.table(outcome))
+    written = report.write(outcome, args.out, png=not args.no_png)
+    if not args.no_png and len(written) < 4:
+        log("no PNG: chromium is not installed (the SVG has the same plot)")
+    log("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 

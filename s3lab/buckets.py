@@ -75,20 +75,27 @@ def _fast_timestamp(value: Any) -> _dt.datetime:
     return parse_timestamp(value)
 
 
-def client_for(backend: str | None = None, *, profile: str | None = None, **kwargs: Any) -> Any:
+def client_for(
+    backend: str | None = None, *, profile: str | None = None, plain: bool = False, **kwargs: Any
+) -> Any:
     """An S3 client tuned for bulk work on ``backend`` (default: ``$S3LAB_BACKEND``).
 
     Lean on client CPU, which on a small machine is shared with everything else: one client
     for all threads, a connection per thread, checksums only where required, a fast timestamp
-    parser (see :func:`lean_config`).
+    parser (see :func:`lean_config`). ``plain=True`` makes it with botocore alone: the same
+    requests, without boto3's file helpers (``upload_file`` and kin), and without importing
+    boto3 and its transfer engine, which a command that only lists or deletes never uses.
     """
     chosen = backends.resolve(backend, profile=profile)
-    session = chosen.session()
-    factory = session._session.get_component("response_parser_factory")
+    session = chosen.botocore_session() if plain else chosen.session()
+    core = session if plain else session._session
+    factory = core.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
     kwargs.setdefault("config", lean_config())
     if chosen.endpoint_url:
         kwargs.setdefault("endpoint_url", chosen.endpoint_url)
+    if plain:
+        return core.create_client("s3", **kwargs)
     return session.client("s3", **kwargs)
 
 

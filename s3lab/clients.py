@@ -9,11 +9,14 @@ one request is therefore about ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` p
 ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT`` and ``S3LAB_ATTEMPTS`` (read by
 :mod:`s3lab.settings`) change them, e.g. on a slow link. The copy engine on the Common Runtime,
 which botocore's settings do not reach, uses the same numbers (see :func:`stall_seconds`).
+Every session s3lab makes shares one botocore loader (:func:`botocore_session`), so a process
+parses the S3 model (a megabyte of JSON) once, however many clients it makes.
 A leaf module: it imports only :mod:`s3lab.settings`, so ``sandbox`` may use it too.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from s3lab import settings
@@ -58,3 +61,24 @@ def stall_seconds() -> float:
     """
     connect, read, tries = patience()
     return tries * (connect + read)
+
+
+@functools.lru_cache(maxsize=1)
+def _loader() -> Any:
+    """The one botocore data loader of this process: it keeps every model it has parsed."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def botocore_session(**kwargs: Any) -> Any:
+    """A botocore session (``kwargs`` as for ``botocore.session.Session``) on the shared loader.
+
+    A new session would parse the S3 model again (tens of milliseconds each time); this one
+    reuses what any earlier session of this process parsed.
+    """
+    import botocore.session
+
+    session = botocore.session.Session(**kwargs)
+    session.register_component("data_loader", _loader())
+    return session

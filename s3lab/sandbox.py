@@ -142,21 +142,24 @@ def session() -> Any:
     endpoint or addressing style, must not break or redirect requests to the sandbox.
     """
     import boto3
-    import botocore.session
 
-    isolated = botocore.session.Session(
+    return boto3.session.Session(botocore_session=botocore_session())
+
+
+def botocore_session() -> Any:
+    """What :func:`session` wraps: botocore alone (no boto3, no s3transfer: a quicker start)."""
+    from s3lab.clients import botocore_session as new_session
+
+    isolated = new_session(
         session_vars={
             "profile": (None, None, None, None),
             "config_file": (None, None, os.devnull, None),
             "credentials_file": (None, None, os.devnull, None),
         }
     )
-    return boto3.session.Session(
-        aws_access_key_id=FAKE_ACCESS_KEY_ID,
-        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
-        region_name=REGION,
-        botocore_session=isolated,
-    )
+    isolated.set_credentials(FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY)
+    isolated.set_config_variable("region", REGION)
+    return isolated
 
 
 def _answers(endpoint_url: str, timeout: float = 2.0) -> str:

@@ -8,31 +8,46 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from s3lab.cli import bucket, check, classroom, configure, install, mount, notebooks, sandbox
 from s3lab.cli.common import Parser, formatter
 from s3lab.errors import Interrupted, S3LabError, translate
 
-_JOBS: list[Callable[[argparse._SubParsersAction], None]] = [
-    sandbox.add_sandbox,
-    configure.add_configure,
-    configure.add_doctor,
-    bucket.add_bucket,
-    install.add_install,
-    mount.add_mount,
-    mount.add_unmount,
-    notebooks.add_notebooks,
-    check.add_check,
-    classroom.add_classroom,
-]
+#: Each job, in the order ``s3lab --help`` lists them: the module in ``s3lab/cli/`` and the
+#: function there that adds its verbs. A command imports only its own job's module (and that
+#: module imports what a verb needs when it runs), so ``s3lab bucket remove`` starts fast.
+_JOBS: dict[str, tuple[str, str]] = {
+    "sandbox": ("sandbox", "add_sandbox"),
+    "configure": ("configure", "add_configure"),
+    "doctor": ("configure", "add_doctor"),
+    "bucket": ("bucket", "add_bucket"),
+    "install": ("install", "add_install"),
+    "mount": ("mount", "add_mount"),
+    "unmount": ("mount", "add_unmount"),
+    "notebooks": ("notebooks", "add_notebooks"),
+    "check": ("check", "add_check"),
+    "classroom": ("classroom", "add_classroom"),
+}
 
 
-def build_parser() -> Parser:
-    """The whole command tree; each job adds its own verbs."""
+def _adder(job: str) -> Callable[[argparse._SubParsersAction], None]:
+    module, function = _JOBS[job]
+    adder: Callable[[argparse._SubParsersAction], None] = getattr(
+        importlib.import_module(f"s3lab.cli.{module}"), function
+    )
+    return adder
+
+
+def build_parser(job: str | None = None) -> Parser:
+    """The command tree; each job adds its own verbs. With ``job``, only that job's.
+
+    A parser with one job parses that job's command lines exactly as the whole tree does;
+    ``--help`` and a mistyped job get the whole tree (main() does that).
+    """
     parser = Parser(
         prog="s3lab",
         formatter_class=formatter,
@@ -43,8 +58,8 @@ def build_parser() -> Parser:
         "--debug", action="store_true", help="show tracebacks and s3lab's log (keys never shown)"
     )
     sub = parser.add_subparsers(dest="job", required=True, metavar="JOB", parser_class=Parser)
-    for add in _JOBS:
-        add(sub)
+    for name in [job] if job in _JOBS else _JOBS:
+        _adder(name)(sub)
     return parser
 
 
@@ -103,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list, debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
     if debug:
         _debug_logging()
-    parser = build_parser()
+    # The job is the first word (main() took --debug out already; anything else first, such
+    # as --help, gets the whole tree).
+    parser = build_parser(args_list[0] if args_list else None)
     try:
         args = parser.parse_args(args_list)
         code = int(args.func(args) or 0)

@@ -12,7 +12,8 @@ from s3lab.errors import S3LabError, UsageError
 def _bucket_client(args: argparse.Namespace, **kwargs: object) -> object:
     from s3lab import buckets
 
-    return buckets.client_for(args.backend, profile=args.profile, **kwargs)
+    # botocore alone: no verb here needs boto3's helpers, and importing them costs start-up.
+    return buckets.client_for(args.backend, profile=args.profile, plain=True, **kwargs)
 
 
 def _bucket_name(args: argparse.Namespace) -> int:
