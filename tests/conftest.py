@@ -127,16 +127,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 #: Filled by the battery and fault tests: cases tried, faults survived, objects lost, open
 #: multipart uploads left behind. Printed as one line at the end of the session.
 RELIABILITY = {"cases": 0, "faults": 0, "lost": 0, "open_uploads": 0}
+#: The same counts per sandbox backend ("socket": the silent server of the hang test, which is
+#: neither): the summary says how many ran on each, so a backend left out shows.
+RELIABILITY_BY: dict[str, dict[str, int]] = {
+    name: {"cases": 0, "faults": 0} for name in ("moto", "server", "socket")
+}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line: how much bad input and how many faults the session threw at s3lab."""
     # The test modules import this file as tests.conftest, pytest as a conftest: ask theirs.
-    shared = getattr(sys.modules.get("tests.conftest"), "RELIABILITY", RELIABILITY)
+    module = sys.modules.get("tests.conftest")
+    shared = getattr(module, "RELIABILITY", RELIABILITY)
+    by = getattr(module, "RELIABILITY_BY", RELIABILITY_BY)
     if not (shared["cases"] or shared["faults"]):
         return
+
+    def split(what: str) -> str:
+        parts = [f"{name} {counts[what]}" for name, counts in by.items() if counts[what]]
+        return f" ({', '.join(parts)})" if parts else ""
+
     terminalreporter.write_line(
-        f"reliability: {shared['cases']} bad-input cases tried, "
-        f"{shared['faults']} faults survived, {shared['lost']} objects lost, "
+        f"reliability: {shared['cases']} bad-input cases tried{split('cases')}, "
+        f"{shared['faults']} faults survived{split('faults')}, {shared['lost']} objects lost, "
         f"{shared['open_uploads']} open uploads left"
     )
