@@ -375,15 +375,17 @@ def test_ctrl_c_during_a_big_put(faulty: Faulty, tmp_path: Path) -> None:
 # with the programs' own defaults, rclone's read hung for about 4 minutes (measured).
 MOUNT_GUARD = 60
 MOUNT_TOOLS = ("rclone", "s3fs")
-# Opens a file for writing, says so, and once told to go on writes and closes it; any error in
-# the write or the close (where both programs upload) is printed and the exit code is 1.
-_WRITER = """
+# Opens a file (to read or to write), says so, and once told to go on reads it all or writes and
+# closes it: a read or a write under way when the server dies. An error in the read, the write
+# or the close (where both programs upload) is printed, and the exit code is 1.
+_HOLDER = """
 import sys
-handle = open(sys.argv[1], "wb", buffering=0)
+path, mode = sys.argv[1:]
+handle = open(path, "rb" if mode == "read" else "wb", buffering=0)
 print("open", flush=True)
 sys.stdin.readline()
 try:
-    handle.write(b"new\\n")
+    handle.read() if mode == "read" else handle.write(b"new\\n")
     handle.close()
 except OSError as exc:
     sys.exit(f"error: {exc}")
@@ -428,33 +430,28 @@ def test_mounts_of_a_killed_server(
     try:
         for done in programs:  # each mount works, and has seen the file
             assert (Path(done.directory) / "kept.txt").read_bytes() == b"kept\n"
-        # A write under way when the server dies: the file is open before, written and closed
-        # after. (A `cp` that starts after it asks s3fs for 8 lookups, 4 s each, first.)
-        writers = {
-            tool: subprocess.Popen(
-                [sys.executable, "-c", _WRITER, f"{dying[tool].directory}/new.txt"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for tool in MOUNT_TOOLS
-        }
-        for writer in writers.values():
-            assert writer.stdout is not None and writer.stdout.readline() == "open\n"
+        # A read and a write under way when the server dies, in two mounts of each tool, all at
+        # once: opened before, read or written after. (s3fs answers one request after another
+        # and sleeps 4 s after each refused connection: a `cat` or `cp` started afterwards asks
+        # it for up to 8 lookups first.)
+        children = {}
+        for tool in MOUNT_TOOLS:
+            for what, where in (("read", live[tool]), ("write", dying[tool])):
+                name = "kept.txt" if what == "read" else "new.txt"
+                children[tool, what] = subprocess.Popen(
+                    [sys.executable, "-c", _HOLDER, f"{where.directory}/{name}", what],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+        for child in children.values():
+            assert child.stdout is not None and child.stdout.readline() == "open\n"
         faulty.kill()
-        children = {(tool, "write"): writer for tool, writer in writers.items()}
-        for tool, done in live.items():  # a read that starts after: all at once
-            children[tool, "read"] = subprocess.Popen(
-                ["cat", f"{done.directory}/kept.txt"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        for writer in writers.values():
-            assert writer.stdin is not None
-            writer.stdin.write("go\n")
-            writer.stdin.flush()
+        for child in children.values():
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
         for (tool, what), child in children.items():
             code, err = _bounded(child, programs)
             # A write whose upload failed is not data kept: only an error is right here.
