@@ -354,7 +354,11 @@ def test_ctrl_c_during_a_big_put(faulty: Faulty, tmp_path: Path) -> None:
     client = faulty.client()
     client.create_bucket(Bucket="fault-ctrl-c")
     big = _big_file(tmp_path / "big.bin")
-    child = _start(faulty, "bucket", "put", str(big), "s3://fault-ctrl-c/big.bin", "--quiet")
+    # The clean-up after Ctrl-C lists and aborts uploads while the server is still busy with the
+    # parts in flight: moto (Python) then takes seconds to answer. With this module's 1 s, s3lab
+    # would rightly leave the upload to the next run's clean-up; this test wants this run's.
+    env = faulty.env(S3LAB_READ_TIMEOUT="10")
+    child = _start_cli(env, "bucket", "put", str(big), "s3://fault-ctrl-c/big.bin", "--quiet")
     _until(lambda: faulty.open_uploads("fault-ctrl-c") > 0, child)
     assert child.poll() is None, "the upload ended before Ctrl-C could be sent"
     child.send_signal(signal.SIGINT)
@@ -470,6 +474,9 @@ def test_mounts_of_a_killed_server(
             assert not processes.mismatch(done.identity())
             os.kill(done.pid, signal.SIGKILL)
             assert processes.wait_gone(done.identity(), 10, reap=_reaper(done))
+            deadline = time.monotonic() + 10  # the kernel ends the FUSE connection
+            while not mount.is_stale(done.directory) and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert mount.is_stale(done.directory)
         faulty.restart()
         if faulty.backend == "moto":  # moto came back empty
