@@ -8,7 +8,10 @@ one request is therefore about ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` p
 
 ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT`` and ``S3LAB_ATTEMPTS`` (read by
 :mod:`s3lab.settings`) change them, e.g. on a slow link. The copy engine on the Common Runtime,
-which botocore's settings do not reach, uses the same numbers (see :func:`stall_seconds`).
+which botocore's settings do not reach, uses the same numbers (see :func:`stall_seconds`), and
+so do the mount programs: rclone's ``--contimeout``/``--timeout``/``--low-level-retries`` and
+s3fs's ``connect_timeout``/``readwrite_timeout``/``retries`` (see :mod:`s3lab.mount_tools`), so
+a read under the mount of a dead server fails instead of hanging for minutes.
 Every session s3lab makes shares one botocore loader (:func:`botocore_session`), so a process
 parses the S3 model (a megabyte of JSON) once, however many clients it makes.
 A leaf module: it imports only :mod:`s3lab.settings`, so ``sandbox`` may use it too.

@@ -8,6 +8,7 @@ that ``ps`` shows. :mod:`s3lab.mount` runs the plan and keeps track of the mount
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s3lab.clients import patience
 from s3lab.errors import CredentialsError, NotInstalledError
 from s3lab.mount_semantics import TOOLS, check_tool
 
@@ -122,6 +124,37 @@ def _mountpoint_plan(
     return MountPlan(argv, dict(conn.env), [])
 
 
+def _rclone_patience() -> list[str]:
+    """The timeouts and retries of rclone: s3lab's own (:mod:`s3lab.clients`), not its defaults.
+
+    rclone waits a minute to connect and five minutes of silence, and tries ten times: a read
+    under the mount of a dead server then hangs for minutes. ``--low-level-retries`` counts
+    tries in all, like ``S3LAB_ATTEMPTS``.
+    """
+    connect, read, attempts = patience()
+    return [
+        "--contimeout",
+        f"{connect:g}s",
+        "--timeout",
+        f"{read:g}s",
+        "--low-level-retries",
+        str(attempts),
+    ]
+
+
+def _s3fs_patience() -> list[str]:
+    """s3fs's timeouts and retries (whole seconds), from the same place as every client's.
+
+    s3fs waits 300 s to connect and 120 s of silence by default, and tries five times.
+    """
+    connect, read, attempts = patience()
+    return [
+        f"connect_timeout={math.ceil(connect)}",
+        f"readwrite_timeout={math.ceil(read)}",
+        f"retries={attempts}",
+    ]
+
+
 def _permissive_notes(tool: str, opts: dict[str, Any]) -> list[str]:
     """Say that rclone and s3fs cannot refuse deletes or overwrites, instead of pretending."""
     if opts["read_only"]:
@@ -152,6 +185,7 @@ def _rclone_plan(
         f"{opts.get('metadata_ttl') or 1}s",  # 1 s: others' changes about as soon as Mountpoint
         "--log-level",
         "NOTICE",
+        *_rclone_patience(),
     ]
     if opts["read_only"]:
         argv.append("--read-only")
@@ -206,7 +240,7 @@ def _s3fs_plan(
     if frozen.token:
         env["AWSSESSIONTOKEN"] = frozen.token
     source = f"{bucket}:/{opts['prefix'].rstrip('/')}" if opts["prefix"] else bucket
-    options = [f"passwd_file={passwd}", f"endpoint={conn.region}"]
+    options = [f"passwd_file={passwd}", f"endpoint={conn.region}", *_s3fs_patience()]
     if conn.endpoint_url:
         options.append(f"url={conn.endpoint_url}")
     if conn.path_style:
@@ -266,6 +300,7 @@ def persist(
     if tool == "s3fs":
         source = f"{bucket}:/{opts['prefix'].rstrip('/')}" if opts["prefix"] else bucket
         options = ["_netdev", "nofail", "passwd_file=/etc/passwd-s3fs", f"endpoint={conn.region}"]
+        options += _s3fs_patience()
         if conn.endpoint_url:
             options.append(f"url={conn.endpoint_url}")
         if conn.path_style:

@@ -128,16 +128,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 #: Filled by the battery and fault tests: cases tried, faults survived, objects lost, open
 #: multipart uploads left behind. Printed as one line at the end of the session.
 RELIABILITY = {"cases": 0, "faults": 0, "lost": 0, "open_uploads": 0}
+#: The same counts per sandbox backend ("socket": the silent server of the hang test, which is
+#: neither): the summary says how many ran on each, so a backend left out shows.
+RELIABILITY_BY: dict[str, dict[str, int]] = {
+    name: {"cases": 0, "faults": 0} for name in ("moto", "server", "socket")
+}
 
 
 #: What has been passed on in reports so far (this process), and the session's sum of them.
-_REPORTED = dict.fromkeys(RELIABILITY, 0)
-_TOTAL = dict.fromkeys(RELIABILITY, 0)
+_REPORTED: dict[str, int] = {}
+_TOTAL: dict[str, int] = {}
 
 
 def _counts() -> dict[str, int]:
+    """Every count, flat: ``cases``... and ``<backend>.cases``..."""
     # The test modules import this file as tests.conftest, pytest as a conftest: ask theirs.
-    return getattr(sys.modules.get("tests.conftest"), "RELIABILITY", RELIABILITY)
+    module = sys.modules.get("tests.conftest")
+    flat = dict(getattr(module, "RELIABILITY", RELIABILITY))
+    for name, counts in getattr(module, "RELIABILITY_BY", RELIABILITY_BY).items():
+        flat.update({f"{name}.{key}": number for key, number in counts.items()})
+    return flat
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -148,7 +158,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.when == "teardown":
         counts = _counts()
-        delta = {key: counts[key] - _REPORTED[key] for key in counts}
+        delta = {key: counts[key] - _REPORTED.get(key, 0) for key in counts}
         if any(delta.values()):
             report.user_properties.append(("reliability", delta))
             _REPORTED.update(counts)
@@ -159,16 +169,26 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
         if name == "reliability":
             for key, number in value.items():
-                _TOTAL[key] += number
+                _TOTAL[key] = _TOTAL.get(key, 0) + number
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line: how much bad input and how many faults the session threw at s3lab."""
-    shared = _TOTAL
+    shared = {key: _TOTAL.get(key, 0) for key in RELIABILITY}
+    by: dict[str, dict[str, int]] = {}
+    for key, number in _TOTAL.items():
+        if "." in key:
+            name, what = key.split(".")
+            by.setdefault(name, {})[what] = number
     if not (shared["cases"] or shared["faults"]):
         return
+
+    def split(what: str) -> str:
+        parts = [f"{name} {counts[what]}" for name, counts in by.items() if counts[what]]
+        return f" ({', '.join(parts)})" if parts else ""
+
     terminalreporter.write_line(
-        f"reliability: {shared['cases']} bad-input cases tried, "
-        f"{shared['faults']} faults survived, {shared['lost']} objects lost, "
+        f"reliability: {shared['cases']} bad-input cases tried{split('cases')}, "
+        f"{shared['faults']} faults survived{split('faults')}, {shared['lost']} objects lost, "
         f"{shared['open_uploads']} open uploads left"
     )
