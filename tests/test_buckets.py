@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 from s3lab import buckets, cost, names, transfer
 from s3lab.errors import AWS_ERRORS, BucketError, CredentialsError, UsageError
-from tests.conftest import ROOT, assert_one_line_error, cli, run_cli
+from tests.conftest import assert_one_line_error, cli, run_cli
 
 # --- names ---------------------------------------------------------------------------------------
 
@@ -469,21 +469,3 @@ def test_cleanup_needs_a_filter(lab) -> None:
         cli("bucket", "cleanup", "--made-by-s3lab", "--older-than", "soon", "--backend", lab.name),
         "cannot read the age",
     )
-
-
-# --- the benchmark script ------------------------------------------------------------------------
-
-
-@pytest.mark.integration  # starts or reaches S3 servers
-def test_benchmark_script_runs_in_quick_mode(tmp_path: Path) -> None:
-    """Only that it runs and reports; timings are for people to read, never asserted."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "S3LAB_HOME": str(tmp_path)},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "remove" in result.stdout and "upload" in result.stdout and "ratio" in result.stdout

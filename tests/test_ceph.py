@@ -20,7 +20,9 @@ from s3lab.backends import Backend
 from tests.conftest import assert_one_line_error, cli
 
 
-def test_where_ceph_cannot_run_one_line_says_why_and_to_use_seaweedfs(monkeypatch):
+def test_where_ceph_cannot_run_one_line_says_why_and_to_use_seaweedfs(monkeypatch, tmp_path):
+    # a home of its own: in the session's, the Kopah chapter may have started Ceph already
+    monkeypatch.setenv("S3LAB_HOME", str(tmp_path))
     monkeypatch.setattr(ceph_sandbox.shutil, "which", lambda name: None)
     result = cli("sandbox", "start", "--backend", "ceph")
     assert_one_line_error(result, "Ceph is not installed", "--backend server (SeaweedFS)")
