@@ -32,6 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: needs the S3 sandboxes (started on first use, after unit tests)"
     )
+    config.addinivalue_line(
+        "markers", "machine_wide: changes the machine (a package): left out of the side session"
+    )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

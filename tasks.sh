@@ -152,7 +152,8 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 # CI may have first on PATH): a pin that excludes it fails here, not on a learner's machine.
 DISTRO_VENV=$PWD/.venv-distro
 # The unit tests (no server, about 20 s) and the first notebook on moto.
-DISTRO_UNIT=(tests -m "not integration")
+# (Not the test that installs a package with apt: the main suite runs it, and runs beside this.)
+DISTRO_UNIT=(tests -m "not integration and not machine_wide")
 DISTRO_NOTEBOOK=(notebooks/10_first_bucket.ipynb::moto)
 test_distro() {
   local info
@@ -281,21 +282,32 @@ case "$cmd" in
     setup
     status=0
     if [ $# -eq 0 ]; then
-      say "lint: ruff and mypy"
-      lint || status=$?
-      test_distro || status=$?
-    else
-      say "distribution's Python: skipped, a test selection was given (bash tasks.sh test runs it)"
-    fi
-    # The full suite last, so its summary closes the output. Without a selection it runs in
-    # parallel workers (pytest-xdist), one per core up to 4, a test file at a time in each
-    # (a notebook's cells share one kernel); each worker starts its own sandboxes.
-    if [ $# -eq 0 ]; then
-      workers=$(nproc 2>/dev/null || echo 2)
+      # Lint and the distribution's Python subset run beside the suite (mostly waiting on pip
+      # and on servers, as the suite is); their output is shown when the suite is done.
+      side_log=$(mktemp)
+      (
+        side=0
+        say "lint: ruff and mypy"
+        lint || side=1
+        test_distro || side=1
+        exit "$side"
+      ) >"$side_log" 2>&1 &
+      side_pid=$!
+      # The suite in pytest-xdist workers, a test file at a time in each (a notebook's cells
+      # share one kernel); each worker starts its own sandboxes. Two workers per core, up to 4:
+      # much of a test is waiting for a server, a kernel or a browser.
+      workers=$(( $(nproc 2>/dev/null || echo 1) * 2 ))
       [ "$workers" -gt 4 ] && workers=4
-      set -- -n "$workers" --dist loadfile
+      python -m pytest -n "$workers" --dist loadfile || status=$?
+      wait "$side_pid" || status=1
+      say "beside the suite: lint and the distribution's Python"
+      cat "$side_log"
+      rm -f "$side_log"
+      say "tests: $([ "$status" -eq 0 ] && echo all passed || echo FAILED, see above)"
+    else
+      say "lint and the distribution's Python: skipped, a test selection was given"
+      python -m pytest "$@" || status=$?
     fi
-    python -m pytest "$@" || status=$?
     exit "$status"
     ;;
   bench)
