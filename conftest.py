@@ -33,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "integration: needs the S3 sandboxes (started on first use, after unit tests)"
     )
     config.addinivalue_line(
-        "markers", "machine_wide: changes the machine (a package): left out of the side session"
+        "markers", "machine_wide: changes the machine (installs a package): run alone, last"
     )
 
 

@@ -152,7 +152,7 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 # CI may have first on PATH): a pin that excludes it fails here, not on a learner's machine.
 DISTRO_VENV=$PWD/.venv-distro
 # The unit tests (no server, about 20 s) and the first notebook on moto.
-# (Not the test that installs a package with apt: the main suite runs it, and runs beside this.)
+# (Not the test that installs a package with apt: it runs alone, after both sessions.)
 DISTRO_UNIT=(tests -m "not integration and not machine_wide")
 DISTRO_NOTEBOOK=(notebooks/10_first_bucket.ipynb::moto)
 test_distro() {
@@ -298,11 +298,14 @@ case "$cmd" in
       # much of a test is waiting for a server, a kernel or a browser.
       workers=$(( $(nproc 2>/dev/null || echo 1) * 2 ))
       [ "$workers" -gt 4 ] && workers=4
-      python -m pytest -n "$workers" --dist loadfile || status=$?
+      python -m pytest -n "$workers" --dist loadfile -m "not machine_wide" || status=$?
       wait "$side_pid" || status=1
       say "beside the suite: lint and the distribution's Python"
       cat "$side_log"
       rm -f "$side_log"
+      # Last and alone: what changes the machine (installs a package) while nothing else runs.
+      say "tests that change the machine, alone"
+      python -m pytest -q -m machine_wide || status=$?
       say "tests: $([ "$status" -eq 0 ] && echo all passed || echo FAILED, see above)"
     else
       say "lint and the distribution's Python: skipped, a test selection was given"

@@ -559,7 +559,7 @@ def dpkg_has(package: str) -> bool:
     return done.stdout.endswith(" installed")
 
 
-@pytest.mark.machine_wide  # installs a package: not while another test session runs beside it
+@pytest.mark.machine_wide  # installs a package: run alone (tasks.sh test), never beside tests
 def test_mountpoint_deb_is_installed_by_apt_and_removed(
     standin: StandinServer, signer: Signer
 ) -> None:
