@@ -262,17 +262,15 @@ def _configure() -> Finding:
     )
 
 
-def holds(
-    client: Any, bucket: str, key: str, want: str, sizes: dict[str, int], hint: str = ""
-) -> Finding:
+def holds(client: Any, bucket: str, key: str, want: str, hint: str = "") -> Finding:
     """Done when ``key`` holds the text ``want``; else whether it is missing or what it holds.
 
     ``hint`` replaces "not '<want>'" where saying the wanted text would give the answer away.
     """
-    text = read_text(client, bucket, key) if key in sizes else None
-    text = text.strip() if text is not None else None
+    text = read_text(client, bucket, key)
     if text is None:
         return Finding(False, f"missing: {key}", 0)
+    text = text.strip()
     if text != want:
         return Finding(False, f"{key} holds {text[:40]!r}, {hint or f'not {want!r}'}", 1)
     return Finding(True, f"{key} holds {want!r}", 2)
@@ -288,9 +286,8 @@ def _boto3(client: Any, bucket: str) -> Finding:
     if len(many) < 250:
         return count_files(len(many), 250, "under many/")
     want = sum(size for key, size in many.items() if key.startswith("many/part-1"))
-    sizes = listing(client, bucket, "answer.txt")
     hint = "not the sum of the sizes under many/part-1"
-    found = holds(client, bucket, "answer.txt", str(want), sizes, hint)
+    found = holds(client, bucket, "answer.txt", str(want), hint)
     return Finding(
         found.done, f"bucket found, 250 files under many/, {found.message}", 260 + found.score
     )
@@ -332,8 +329,7 @@ def _buckets_cli(client: Any, bucket: str) -> Finding:
     "notes/hello.txt written through a mount, holding 'Hello from a mounted folder'",
 )
 def _mount(client: Any, bucket: str) -> Finding:
-    sizes = listing(client, bucket, "notes/")
-    found = holds(client, bucket, "notes/hello.txt", "Hello from a mounted folder", sizes)
+    found = holds(client, bucket, "notes/hello.txt", "Hello from a mounted folder")
     return Finding(found.done, f"bucket found, {found.message}", found.score)
 
 
@@ -343,11 +339,10 @@ def _mount(client: Any, bucket: str) -> Finding:
     "tfile.txt renamed to notes.txt through a mount by copy and delete, its text kept",
 )
 def _mount_semantics(client: Any, bucket: str) -> Finding:
-    sizes = listing(client, bucket)
-    found = holds(client, bucket, "notes.txt", "draft", sizes)
+    found = holds(client, bucket, "notes.txt", "draft")
     if not found.done:
         return Finding(False, f"bucket found, {found.message}", found.score)
-    if "tfile.txt" in sizes:
+    if "tfile.txt" in listing(client, bucket, "tfile.txt"):
         return Finding(False, "notes.txt holds 'draft', but tfile.txt is still there", 3)
     return Finding(True, "notes.txt holds 'draft', tfile.txt is gone", 4)
 
