@@ -16,11 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbval.plugin import IPyNbFile
 
-from s3lab import sandbox
+from s3lab import notebooks, sandbox
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -163,8 +162,7 @@ class BackendNotebook(IPyNbFile):
 
 def notebook_backends(path: Path) -> list[str]:
     """The backends a notebook runs on: its ``s3lab.backends`` metadata, default both."""
-    meta = nbformat.read(path, as_version=4).metadata.get("s3lab", {})
-    return list(meta.get("backends", sandbox.SANDBOXES))
+    return notebooks.declared_backends(path) or list(sandbox.SANDBOXES)
 
 
 class NotebookOnBackends(pytest.File):

@@ -93,15 +93,24 @@ def parameters(path: Path) -> dict[str, Any]:
     return {}
 
 
+def declared_backends(path: Path) -> list[str] | None:
+    """The sandboxes a notebook's ``s3lab.backends`` metadata names, or None (it names none).
+
+    nbval validates the notebook on these (the root conftest; default: both sandboxes).
+    """
+    import nbformat
+
+    wanted = nbformat.read(path, as_version=4).metadata.get("s3lab", {}).get("backends")
+    return list(wanted) if wanted else None
+
+
 def rehearsal_only(path: Path, backend: str) -> str:
     """Why ``path`` does not run on ``backend``, or "" when it does.
 
     A notebook whose ``s3lab.backends`` metadata names only other sandboxes (the Kopah
     chapter: ``["ceph"]``) rehearses on them by design; nbval and the book run it there.
     """
-    import nbformat
-
-    wanted = nbformat.read(path, as_version=4).metadata.get("s3lab", {}).get("backends")
+    wanted = declared_backends(path)
     if wanted and backend not in wanted:
         return f"rehearses on the {', '.join(wanted)} sandbox only (the book runs it there)"
     return ""
