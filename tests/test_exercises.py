@@ -9,10 +9,7 @@ Then the notebook's clean-up cell (the code cell after the check cell) runs too.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +25,10 @@ NOTEBOOKS = ROOT / "notebooks"
 
 @dataclass
 class Cells:
-    """The cells of one exercise in its notebook."""
+    """The cells of one exercise in its notebook, after its worked solution."""
 
-    setup: list[str]  # the parameters cell and the first set-up cell
-    solution: list[str]  # the code cells between solution-start and solution-end
-    check: str  # the cell that calls s3lab.check("<id>")
-    cleanup: str  # the code cell after it
+    check: nbformat.NotebookNode  # the cell that calls s3lab.check("<id>")
+    cleanup: nbformat.NotebookNode  # the code cell after it
 
 
 def exercise_cells(exercise_id: str) -> Cells:
@@ -43,7 +38,6 @@ def exercise_cells(exercise_id: str) -> Cells:
     label = f"{exercise_id}-exercise"
     params = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
     assert params, f"{path.name}: no parameters cell"
-    first = next(i for i in range(params[0] + 1, len(cells)) if cells[i].cell_type == "code")
     starts = [
         i
         for i, c in enumerate(cells)
@@ -55,33 +49,20 @@ def exercise_cells(exercise_id: str) -> Cells:
     end = next(i for i in range(starts[0], len(cells)) if "{solution-end}" in cells[i].source)
     solution = [c.source for c in cells[starts[0] : end] if c.cell_type == "code"]
     assert solution, f"{path.name}: no code cells in {label}'s solution"
-    after = [c.source for c in cells[end:] if c.cell_type == "code"]
-    assert len(after) >= 2 and f's3lab.check("{exercise_id}")' in after[0], (
+    after = [c for c in cells[end:] if c.cell_type == "code"]
+    assert len(after) >= 2 and f's3lab.check("{exercise_id}")' in after[0].source, (
         f"{path.name}: after {{solution-end}} a check cell, then a clean-up cell"
     )
-    return Cells([cells[params[0]].source, cells[first].source], solution, after[0], after[1])
-
-
-@contextlib.contextmanager
-def kept_environment() -> Iterator[None]:
-    """Put os.environ and the current folder back as they were (s3lab.use changes both)."""
-    saved, folder = dict(os.environ), Path.cwd()
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        os.chdir(folder)
+    return Cells(after[0], after[1])
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Path]:
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An untouched state for local exercises: empty AWS files, a scratch folder as cwd."""
-    with kept_environment():
-        os.environ["AWS_CONFIG_FILE"] = str(tmp_path / "aws" / "config")
-        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "aws" / "credentials")
-        os.chdir(tmp_path)
-        yield tmp_path
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws" / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws" / "credentials"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.mark.parametrize("exercise_id", list(checks.EXERCISES))
@@ -107,10 +88,8 @@ def test_nbval_runs_each_solution_then_its_check_which_says_done(exercise_id: st
     stored, so it runs each worked solution, then its check, there. The stored check must say
     done, and the clean-up's check not yet: a solution that stops working fails nbval."""
     cells = exercise_cells(exercise_id)
-    notebook = nbformat.read(NOTEBOOKS / f"{checks.EXERCISES[exercise_id].chapter}.ipynb", 4)
-    by_source = {cell.source: cell for cell in notebook.cells if cell.cell_type == "code"}
-    assert f"{exercise_id}: done" in stored_text(by_source[cells.check])
-    assert f"{exercise_id}: not yet" in stored_text(by_source[cells.cleanup])
+    assert f"{exercise_id}: done" in stored_text(cells.check)
+    assert f"{exercise_id}: not yet" in stored_text(cells.cleanup)
 
 
 def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
