@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -101,6 +101,16 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
     assert "Traceback" not in result.stderr
     for word in words:
         assert word in errors[0], errors[0]
+
+
+def unavailable(reason: str, what: str) -> NoReturn:
+    """Skip with ``reason`` printed; under CI, where set-up installs everything, fail instead.
+
+    ``what`` names the tests that then must run ("the FUSE tests").
+    """
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}: CI must run {what}")
+    pytest.skip(reason)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -25,6 +25,7 @@ import pytest
 from s3lab import mount
 from s3lab.buckets import make_bucket, remove_bucket
 from s3lab.names import unique_name
+from tests.conftest import unavailable
 from tests.mount_helpers import need
 
 PODMAN_RUN = [
@@ -48,18 +49,14 @@ def _podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     )
 
 
-def _unavailable(reason: str) -> None:
-    """Skip with the reason printed; in CI, where set-up installs podman, fail instead."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: CI must run the container tests")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A tiny local image (busybox only), removed again at the end of the module."""
     if shutil.which("podman") is None or shutil.which("busybox") is None:
-        _unavailable("podman or busybox is not installed (run `bash tasks.sh setup` as root)")
+        unavailable(
+            "podman or busybox is not installed (run `bash tasks.sh setup` as root)",
+            "the container tests",
+        )
     root = tmp_path_factory.mktemp("rootfs")
     (root / "bin").mkdir()
     shutil.copy2(shutil.which("busybox") or "", root / "bin" / "busybox")
@@ -178,7 +175,9 @@ def test_rslave_shows_a_later_mount_when_the_host_folder_is_shared(
 ) -> None:
     need("rclone")
     if os.geteuid() != 0:
-        _unavailable("making a shared mount (as systemd does for /) needs root")
+        unavailable(
+            "making a shared mount (as systemd does for /) needs root", "the container tests"
+        )
     # Many CI machines and containers have a private /, unlike a systemd host: make the
     # folder's parent a shared mount, as / is there.
     shared = tmp_path / "shared"

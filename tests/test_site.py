@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import shutil
 import threading
@@ -32,6 +31,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 import yaml
 
+from tests.conftest import unavailable
 from tests.site_build import ROOT, built_site, jupyter_book
 
 ARTEFACTS = ROOT / "_build" / "site-check"
@@ -243,22 +243,22 @@ def site_url(site: Path) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; under CI the browser test must run")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A headless chromium (Debian's) with a fresh profile, driven by playwright."""
     chromium = shutil.which("chromium")
     if chromium is None:
-        _unavailable("no chromium on PATH (bash tasks.sh setup installs Debian's, as root)")
+        unavailable(
+            "no chromium on PATH (bash tasks.sh setup installs Debian's, as root)",
+            "the browser test",
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (it is in the test extra of pyproject.toml)")
+        unavailable(
+            "playwright is not installed (it is in the test extra of pyproject.toml)",
+            "the browser test",
+        )
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as driver:
         context = driver.chromium.launch_persistent_context(
