@@ -147,7 +147,7 @@ class BackendNotebook(IPyNbFile):
     def setup(self) -> None:
         """Export the backend, then let nbval start the kernel (which inherits it)."""
         if self.backend not in sandbox.SANDBOXES:  # an opt-in kind (ceph): only for its notebook
-            from s3lab import ceph
+            from s3lab.sandbox import ceph
 
             why = ceph.cannot_run()
             if why:

@@ -30,7 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from s3lab import buckets, ceph, configure, sandbox  # noqa: E402
+from s3lab import buckets, configure, sandbox  # noqa: E402
+from s3lab.sandbox import ceph  # noqa: E402
 
 
 def run(command: list[str], env: dict[str, str]) -> float:

@@ -38,7 +38,7 @@ def measure(
     """Seconds to read ``key`` directly and through each installed tool; and the tools skipped."""
     from s3lab import mount as mounting
     from s3lab.errors import S3LabError
-    from s3lab.mount_tools import TOOLS, find_program
+    from s3lab.mount.tools import TOOLS, find_program
 
     seconds: dict[str, float] = {}
     skipped: dict[str, str] = {}

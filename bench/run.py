@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import big, bucket_copy, mounts, report  # noqa: E402
-from s3lab import buckets, names, sandbox, transfer  # noqa: E402
+from s3lab import buckets, sandbox  # noqa: E402
+from s3lab.buckets import names, transfer  # noqa: E402
 
 
 def command_env(box: sandbox.Sandbox) -> dict[str, str]:

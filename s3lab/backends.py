@@ -77,7 +77,7 @@ def learner(name: str | None = None, *, profile: str | None = None) -> str | Non
 
     Only on a backend that goes through a profile: on a sandbox, everyone is the sandbox.
     """
-    from s3lab import awsfiles
+    from s3lab.configure import awsfiles
 
     chosen = backend_name(name)
     if chosen in sandbox.KINDS:
@@ -215,7 +215,7 @@ def rehearse(backend: str | None = None) -> Rehearsal:
     ``backend`` (or ``$S3LAB_BACKEND``) names another one to use as it is. The book build starts
     only the default sandboxes; this starts Ceph for the one chapter that needs it.
     """
-    from s3lab import ceph
+    from s3lab.sandbox import ceph
 
     wanted = backend or settings.read().backend or "ceph"
     if wanted != "ceph":

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from s3lab import backends, names
+from s3lab import backends
+from s3lab.buckets import names
 from s3lab.errors import UsageError
 
 
@@ -217,8 +218,8 @@ def _first_bucket(client: Any, bucket: str) -> Finding:
     "plan.txt: the install plan for an ARM machine; answer.txt: where aws ends up without sudo",
 )
 def _install_awscli(client: Any, bucket: str) -> Finding:
-    from s3lab.download import pretty_fingerprint
-    from s3lab.install_plan import AWSCLI_FINGERPRINT
+    from s3lab.install.download import pretty_fingerprint
+    from s3lab.install.plans import AWSCLI_FINGERPRINT
 
     fingerprint = pretty_fingerprint(AWSCLI_FINGERPRINT)
     wanted = says(
@@ -238,7 +239,8 @@ def _install_awscli(client: Any, bucket: str) -> Finding:
     local=True,
 )
 def _configure() -> Finding:
-    from s3lab import awsfiles, machine, regions
+    from s3lab.configure import awsfiles, regions
+    from s3lab.install import machine
 
     where = machine.show_path(awsfiles.config_path())
     profile = awsfiles.read_profiles(awsfiles.config_path(), config=True).get("class")

@@ -10,7 +10,7 @@ one request is therefore about ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` p
 :mod:`s3lab.settings`) change them, e.g. on a slow link. The copy engine on the Common Runtime,
 which botocore's settings do not reach, uses the same numbers (see :func:`stall_seconds`), and
 so do the mount programs: rclone's ``--contimeout``/``--timeout``/``--low-level-retries`` and
-s3fs's ``connect_timeout``/``readwrite_timeout``/``retries`` (see :mod:`s3lab.mount_tools`), so
+s3fs's ``connect_timeout``/``readwrite_timeout``/``retries`` (see :mod:`s3lab.mount.tools`), so
 a read under the mount of a dead server fails instead of hanging for minutes.
 Every session s3lab makes shares one botocore loader (:func:`botocore_session`), so a process
 parses the S3 model (a megabyte of JSON) once, however many clients it makes.

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import backends, buckets, cost
+from s3lab import backends, buckets
+from s3lab.buckets import cost
 from s3lab.errors import UsageError
 
 logger = logging.getLogger(__name__)

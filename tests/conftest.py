@@ -37,7 +37,7 @@ def ceph() -> Iterator[backends.Backend]:
 
     Its stop is checked here: no process started with its config may be left.
     """
-    from s3lab import ceph as ceph_sandbox
+    from s3lab.sandbox import ceph as ceph_sandbox
 
     why = ceph_sandbox.cannot_run()
     if why:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from s3lab import mount_semantics as semantics
-from s3lab import mount_tools
+from s3lab.mount import semantics
+from s3lab.mount import tools as mount_tools
 from tests.conftest import unavailable
 
 STANDINS = Path(__file__).resolve().parent / "standins"

@@ -24,7 +24,8 @@ import botocore.session
 import pytest
 
 import s3lab
-from s3lab import backends, buckets, settings
+from s3lab import backends, buckets, mount, settings
+from s3lab.buckets import cost, transfer
 from s3lab.errors import S3LabError
 from tests.conftest import RELIABILITY, RELIABILITY_BY, ROOT, assert_one_line_error, cli
 
@@ -217,16 +218,20 @@ def _api_put_missing(client: Any, tmp: Path) -> object:
 
 API_CASES: list[tuple[str, Callable[[Any, Path], object], tuple[str, ...]]] = [
     ("api-put-missing", _api_put_missing, ("does not exist",)),
-    ("api-get-missing", lambda c, t: s3lab.get(c, f"s3://{BUCKET}/nokey", t / "o"), ("nothing",)),
-    ("api-sync-two-local", lambda c, t: s3lab.sync(c, t / "full", t / "empty"), ("one local",)),
+    (
+        "api-get-missing",
+        lambda c, t: transfer.get(c, f"s3://{BUCKET}/nokey", t / "o"),
+        ("nothing",),
+    ),
+    ("api-sync-two-local", lambda c, t: transfer.sync(c, t / "full", t / "empty"), ("one local",)),
     ("api-make-bad", lambda c, t: s3lab.make_bucket(c, "Bad_Name"), ("lowercase",)),
     ("api-remove-missing", lambda c, t: s3lab.remove_bucket(c, MISSING), ("NoSuchBucket",)),
     ("api-usage-missing", lambda c, t: s3lab.usage(c, MISSING), ("NoSuchBucket",)),
     ("api-use-typo", lambda c, t: s3lab.use("mooto"), ("moto",)),
-    ("api-resolve-typo", lambda c, t: s3lab.resolve("severs"), ("server",)),
-    ("api-cleanup-unguarded", lambda c, t: s3lab.cleanup(c), ("",)),
-    ("api-unmount", lambda c, t: s3lab.unmount(t / "empty"), ("not",)),
-    ("api-cost-missing", lambda c, t: s3lab.bucket_cost(c, MISSING), ("NoSuchBucket",)),
+    ("api-resolve-typo", lambda c, t: backends.resolve("severs"), ("server",)),
+    ("api-cleanup-unguarded", lambda c, t: buckets.cleanup(c), ("",)),
+    ("api-unmount", lambda c, t: mount.unmount(t / "empty"), ("not",)),
+    ("api-cost-missing", lambda c, t: cost.bucket_cost(c, MISSING), ("NoSuchBucket",)),
 ]
 
 # (id, shell pipeline): a reader that stops early. The writer must end quietly with 141.
@@ -508,7 +513,7 @@ def test_keys_never_appear_in_any_output_or_log(
         done = cli("--debug", *command, env={"S3LAB_BACKEND": "aws"})
         seen.append(done.stdout + done.stderr)
         if command[0] == "mount" and done.returncode == 0:
-            s3lab.unmount(tmp_path / "mnt")
+            mount.unmount(tmp_path / "mnt")
     logs = [p for p in settings.home().rglob("*.log") if "sandbox" not in p.parts]
     seen += [p.read_text(errors="replace") for p in logs]
     text = "\n".join(seen)

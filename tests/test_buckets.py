@@ -17,7 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from s3lab import buckets, cost, names, transfer
+from s3lab import buckets
+from s3lab.buckets import cost, names, transfer
 from s3lab.errors import AWS_ERRORS, BucketError, CredentialsError, UsageError
 from tests.conftest import assert_one_line_error, cli, run_cli
 
@@ -384,7 +385,7 @@ def test_prices_and_the_seed_arithmetic() -> None:
 
 def test_the_mount_chapters_and_the_cost_page_share_one_sum() -> None:
     import s3lab
-    from s3lab import mount_semantics as semantics
+    from s3lab.mount import semantics
 
     blocks = semantics.MOUNTPOINT_DF_BLOCKS
     assert s3lab.fill_cost is cost.fill_cost

@@ -15,8 +15,8 @@ import pytest
 from botocore.config import Config
 
 from s3lab import backends, configure, sandbox
-from s3lab import ceph as ceph_sandbox
 from s3lab.backends import Backend
+from s3lab.sandbox import ceph as ceph_sandbox
 from tests.conftest import assert_one_line_error, cli
 
 

@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lab import backends, buckets, classroom, names, sandbox, servers, settings, transfer
+from s3lab import backends, buckets, classroom, sandbox, settings
+from s3lab.buckets import names, transfer
+from s3lab.sandbox import servers
 from tests.conftest import ROOT, assert_one_line_error, cli
 
 # --- without a server ----------------------------------------------------------------------------

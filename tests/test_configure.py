@@ -13,7 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from s3lab import awsfiles, regions, sandbox
+from s3lab import sandbox
+from s3lab.configure import awsfiles, regions
 from s3lab.errors import UsageError
 from tests.conftest import assert_one_line_error, cli, run_cli
 

@@ -24,7 +24,7 @@ import pytest
 
 from s3lab import mount
 from s3lab.buckets import make_bucket, remove_bucket
-from s3lab.names import unique_name
+from s3lab.buckets.names import unique_name
 from tests.conftest import unavailable
 from tests.mount_helpers import need
 

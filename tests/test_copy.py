@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from s3lab import buckets, copy
+from s3lab import buckets
 from s3lab.backends import Backend
+from s3lab.buckets import copy
 from s3lab.errors import UsageError
 from tests.conftest import assert_one_line_error, cli
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from s3lab import backends, configure, imds, ports, sandbox
-from s3lab.doctor import Context, check_cli, check_clock
+from s3lab import backends, configure, sandbox
+from s3lab.configure.doctor import Context, check_cli, check_clock
 from s3lab.errors import AWS_ERRORS
+from s3lab.sandbox import imds, ports
 from tests.conftest import assert_one_line_error, cli, run_cli
 from tests.test_configure import aws_files  # noqa: F401  (a fixture)
 

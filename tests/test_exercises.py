@@ -94,7 +94,8 @@ def test_nbval_runs_each_solution_then_its_check_which_says_done(exercise_id: st
 
 def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
     """Two tries: the better one counts; a learner's check does not see another's buckets."""
-    from s3lab import buckets, names
+    from s3lab import buckets
+    from s3lab.buckets import names
 
     client = lab.client("s3")
     weak = buckets.make_bucket(client, names.unique_name("first-bucket"))
@@ -123,7 +124,8 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
 
 def test_messages_say_what_is_still_missing(server: backends.Backend) -> None:
     """Half done: the message names what is there and what is missing."""
-    from s3lab import buckets, names
+    from s3lab import buckets
+    from s3lab.buckets import names
 
     client = server.client("s3")
     made = []

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from s3lab import download, install, install_tools, machine
-from s3lab.download import Progress
+from s3lab import install
 from s3lab.errors import InstallError, UsageError
-from s3lab.install_plan import InstallSettings
-from s3lab.machine import System
+from s3lab.install import download, machine
+from s3lab.install import tools as install_tools
+from s3lab.install.download import Progress
+from s3lab.install.machine import System
+from s3lab.install.plans import InstallSettings
 from tests.conftest import ROOT, assert_one_line_error, cli, run_cli
 from tests.standins.install_artifacts import (
     Signer,

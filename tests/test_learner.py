@@ -156,7 +156,8 @@ def test_another_user_reads_a_mount_only_with_allow_other(
     """
     import tempfile
 
-    from s3lab import mount, names
+    from s3lab import mount
+    from s3lab.buckets import names
     from tests.mount_helpers import need
 
     need(tool)

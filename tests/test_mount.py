@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 import s3lab
-from s3lab import cost, mount, mount_tools, processes, sandbox
-from s3lab import mount_semantics as semantics
-from s3lab.buckets import make_bucket, remove_bucket
+from s3lab import mount, processes, sandbox
+from s3lab.buckets import cost, make_bucket, remove_bucket
+from s3lab.buckets.names import unique_name
 from s3lab.errors import AWS_ERRORS, NotInstalledError
-from s3lab.names import unique_name
+from s3lab.mount import semantics
+from s3lab.mount import tools as mount_tools
 from tests.conftest import assert_one_line_error, cli, run_cli
 from tests.mount_helpers import STANDINS, need, need_fuse, observe
 

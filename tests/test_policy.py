@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from s3lab import backends, imds, notebooks, sandbox, settings
+from s3lab import backends, notebooks, sandbox, settings
+from s3lab.sandbox import imds
 
 POLICY = notebooks.POLICY
 

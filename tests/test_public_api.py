@@ -1,4 +1,5 @@
-"""The public API is what the notebooks use: every s3lab name a notebook reaches is in __all__.
+"""The public API is what the notebooks use, both ways: every s3lab name a notebook reaches is in
+``__all__``, and every name in ``__all__`` is reached by some notebook.
 
 A learner reads a notebook and then the function it calls; a name the notebooks rely on that is
 not public could be moved or renamed without anyone noticing the book breaks.
@@ -7,6 +8,7 @@ not public could be moved or renamed without anyone noticing the book breaks.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -27,8 +29,12 @@ def python_of(notebook: Path) -> str:
             continue
         for line in cell.source.splitlines():
             stripped = line.lstrip()
-            shell = stripped.startswith(("!", "%"))  # kept as `pass`: it may be an if's body
-            lines.append(line[: len(line) - len(stripped)] + "pass" if shell else line)
+            if not stripped.startswith(("!", "%")):
+                lines.append(line)
+                continue
+            # kept as `pass` (it may be an if's body), with the {expressions} IPython evaluates
+            exprs = [f"({e})" for e in re.findall(r"{([^{}]+)}", stripped)]
+            lines.append(line[: len(line) - len(stripped)] + "; ".join(["pass", *exprs]))
         lines.append("")
     return "\n".join(lines)
 
@@ -80,3 +86,19 @@ def test_every_public_name_exists() -> None:
 def test_notebooks_call_only_public_names(notebook: Path) -> None:
     bad = not_public(s3lab_names(python_of(notebook)))
     assert not bad, f"{notebook.name} uses s3lab names that are not in s3lab.__all__: {bad}"
+
+
+def test_every_public_name_is_used_by_a_notebook() -> None:
+    used = {name.split(".")[0] for nb in NOTEBOOKS for name in s3lab_names(python_of(nb))}
+    unused = sorted(set(s3lab.__all__) - used)
+    assert not unused, f"public names no notebook uses (take them out of __init__.pyi): {unused}"
+
+
+def test_importing_s3lab_imports_no_job() -> None:
+    """The stub is read lazily: ``import s3lab`` alone loads none of the jobs' modules."""
+    import subprocess
+    import sys
+
+    code = "import s3lab, sys; print(sorted(m for m in sys.modules if m.startswith('s3lab.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

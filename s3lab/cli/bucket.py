@@ -17,7 +17,7 @@ def _bucket_client(args: argparse.Namespace, **kwargs: object) -> object:
 
 
 def _bucket_name(args: argparse.Namespace) -> int:
-    from s3lab import names
+    from s3lab.buckets import names
 
     for _ in range(args.count):
         print(names.unique_name(args.prefix))
@@ -25,7 +25,7 @@ def _bucket_name(args: argparse.Namespace) -> int:
 
 
 def _bucket_validate(args: argparse.Namespace) -> int:
-    from s3lab import names
+    from s3lab.buckets import names
 
     broken = names.validate(args.name)
     if broken:
@@ -74,7 +74,7 @@ def _print_plan(plan: object, dry_run: bool) -> None:
 
 
 def _bucket_put(args: argparse.Namespace) -> int:
-    from s3lab import transfer
+    from s3lab.buckets import transfer
 
     plan = transfer.put(_bucket_client(args), args.source, args.url, quiet=args.quiet)
     _print_plan(plan, False) if args.verbose else print(f"uploaded {len(plan.pairs)} files")
@@ -82,7 +82,7 @@ def _bucket_put(args: argparse.Namespace) -> int:
 
 
 def _bucket_get(args: argparse.Namespace) -> int:
-    from s3lab import transfer
+    from s3lab.buckets import transfer
 
     plan = transfer.get(_bucket_client(args), args.url, args.target, quiet=args.quiet)
     _print_plan(plan, False) if args.verbose else print(f"downloaded {len(plan.pairs)} files")
@@ -90,7 +90,7 @@ def _bucket_get(args: argparse.Namespace) -> int:
 
 
 def _bucket_sync(args: argparse.Namespace) -> int:
-    from s3lab import transfer
+    from s3lab.buckets import transfer
 
     plan = transfer.sync(
         _bucket_client(args), args.source, args.target, dry_run=args.dry_run, quiet=args.quiet
@@ -102,7 +102,7 @@ def _bucket_sync(args: argparse.Namespace) -> int:
 def _bucket_copy(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from s3lab import copy
+    from s3lab.buckets import copy
 
     source = copy.client(args.from_backend, args.from_profile)
     dest = copy.client(args.to_backend, args.to_profile)
@@ -162,7 +162,8 @@ def _bucket_remove(args: argparse.Namespace) -> int:
 
 
 def _bucket_cost(args: argparse.Namespace) -> int:
-    from s3lab import buckets, cost
+    from s3lab import buckets
+    from s3lab.buckets import cost
 
     if args.name:
         bucket, _ = buckets.split_url(args.name)

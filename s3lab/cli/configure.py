@@ -12,7 +12,8 @@ from s3lab.errors import UsageError
 
 
 def _configure(args: argparse.Namespace) -> int:
-    from s3lab import awsfiles, configure
+    from s3lab import configure
+    from s3lab.configure import awsfiles
 
     if args.verb == "list":
         rows = configure.list_settings(args.list_profile or args.profile)
@@ -136,7 +137,7 @@ def add_configure(sub: argparse._SubParsersAction) -> None:
 
 def _doctor(args: argparse.Namespace) -> int:
     from s3lab import backends
-    from s3lab.doctor import doctor
+    from s3lab.configure.doctor import doctor
 
     if args.backend:
         backends.use(args.backend, profile=args.profile)

@@ -12,7 +12,7 @@ from s3lab.cli.common import add_job
 
 def _install(args: argparse.Namespace) -> int:
     from s3lab import install
-    from s3lab.download import Progress
+    from s3lab.install.download import Progress
 
     install.install(
         args.tool,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from s3lab.errors import NotInstalledError
-from s3lab.ports import HOST
+from s3lab.sandbox.ports import HOST
 
 # SeaweedFS needs a port for each of its parts; unset ones default to fixed numbers that collide
 # between two sandboxes, so every one is chosen free and passed explicitly.

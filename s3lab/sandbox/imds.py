@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from s3lab import sandbox
-from s3lab.ports import HOST
+from s3lab.sandbox.ports import HOST
 
 ROLE = "s3lab-role"
 TOKEN = "fake-imds-token"  # the IMDSv2 session token the stand-in asks for

@@ -9,8 +9,8 @@ deletes one key per request and leaves object versions behind. :func:`remove_buc
 versions, delete markers and unfinished uploads, deletes them 1,000 keys a request in parallel,
 and can be interrupted and run again at any point.
 
-Names are in :mod:`s3lab.names`, copies (put, get, sync) in :mod:`s3lab.transfer`, prices in
-:mod:`s3lab.cost`.
+Names are in :mod:`s3lab.buckets.names`, copies (put, get, sync) in
+:mod:`s3lab.buckets.transfer`, prices in :mod:`s3lab.buckets.cost`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3lab import backends, clients
+from s3lab.buckets.names import require_valid_name, unique_name
+from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
-from s3lab.names import require_valid_name, unique_name
-from s3lab.regions import check_region, region_error
 
 logger = logging.getLogger(__name__)
 

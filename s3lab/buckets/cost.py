@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3lab.buckets import bucket_region, human_size, usage
-from s3lab.mount_semantics import MOUNTPOINT_DF_BLOCKS
+from s3lab.mount.semantics import MOUNTPOINT_DF_BLOCKS
 
 #: S3 Standard storage prices, USD per GB-month, by tier. Kept as data in one place, with where
 #: the numbers came from, so a reader can check them and a maintainer can update them.

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from s3lab import clients
-from s3lab.awsfiles import (
+from s3lab.configure.awsfiles import (
     config_path,
     credential_location,
     credentials_path,
@@ -30,9 +30,9 @@ from s3lab.awsfiles import (
     session_for,
     too_open,
 )
+from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import AWS_ERRORS, ConfigError, CredentialsError, S3LabError, translate
-from s3lab.machine import parse_aws_version
-from s3lab.regions import check_region, region_error
+from s3lab.install.machine import parse_aws_version
 
 # The first aws CLI releases that read `endpoint_url` from a profile.
 ENDPOINT_URL_SINCE = {1: (1, 29, 0), 2: (2, 13, 0)}

@@ -20,7 +20,7 @@ from typing import Any
 
 from s3lab.clients import patience
 from s3lab.errors import CredentialsError, NotInstalledError
-from s3lab.mount_semantics import TOOLS, check_tool
+from s3lab.mount.semantics import TOOLS, check_tool
 
 PROGRAMS = {"mountpoint": "mount-s3", "rclone": "rclone", "s3fs": "s3fs"}
 INSTALL_HINTS = {

@@ -4,13 +4,13 @@ SeaweedFS scopes each action of an identity to bucket-name wildcards, so the ide
 ``ada`` holds ``Read:ada-*``, ``Write:ada-*`` and so on: it may create, fill and remove buckets
 whose names start with ``ada-`` and nothing else. The instructor's identity has every right.
 While a class exists, the sandbox's own key (the AWS documentation's example key, which anyone
-could type) may only list (:data:`s3lab.servers.LIMITED_ACTIONS`).
+could type) may only list (:data:`s3lab.sandbox.servers.LIMITED_ACTIONS`).
 
 Everything of a class lives in ``$S3LAB_HOME/class``: ``class.json`` (the keys, 0600) and, per
 learner, a ready ``~/.aws`` snippet (``profiles/<name>/config`` and ``credentials``, 0600). The
 snippet's profile (``s3lab-class``) carries the learner's name (``s3lab_learner``), which is how
-:func:`s3lab.names.unique_name` starts every bucket name with ``<learner>-``; a learner runs the
-book unchanged with ``S3LAB_BACKEND=class``.
+:func:`s3lab.buckets.names.unique_name` starts every bucket name with ``<learner>-``; a learner
+runs the book unchanged with ``S3LAB_BACKEND=class``.
 
 Identities reach SeaweedFS through the sandbox's extra identities file, read again on SIGHUP
 (:func:`s3lab.sandbox.reload_identities`), so starting or ending a class needs no restart.
@@ -33,8 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import awsfiles, backends, buckets, checks, clients, names, sandbox, servers, settings
+from s3lab import backends, buckets, checks, clients, sandbox, settings
+from s3lab.buckets import names
+from s3lab.configure import awsfiles
 from s3lab.errors import SandboxError, UsageError
+from s3lab.sandbox import servers
 
 INSTRUCTOR_PROFILE = "s3lab-instructor"
 LOOPBACK = "127.0.0.1"

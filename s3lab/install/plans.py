@@ -1,7 +1,7 @@
 """What an install plan is made of, and where its downloads come from and whom they trust.
 
 A plan is facts to show (URLs, the pinned fingerprint, folders), steps to run in order, and notes
-for afterwards. :mod:`s3lab.install_tools` builds one per tool from these parts, and
+for afterwards. :mod:`s3lab.install.tools` builds one per tool from these parts, and
 :func:`s3lab.install.install` shows it and runs it. Trust comes only from the fingerprints
 pinned here: a key fetched from anywhere adds none.
 """
@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3lab.download import (
+from s3lab.errors import InstallError, NotInstalledError
+from s3lab.install.download import (
     BACKOFF,
     RETRIES,
     TIMEOUT,
@@ -23,8 +24,7 @@ from s3lab.download import (
     normalize_fingerprint,
     pretty_fingerprint,
 )
-from s3lab.errors import InstallError, NotInstalledError
-from s3lab.machine import Found, show_path
+from s3lab.install.machine import Found, show_path
 from s3lab.settings import read as read_settings
 
 # --- facts (shared/reference/aws-facts.md sections 1 and 4) -------------------------------------

@@ -7,17 +7,17 @@ otherwise each step runs in order, in a temporary folder that is always removed.
 
 Why it is built this way:
 
-- Trust comes only from pinned fingerprints (:mod:`s3lab.install_plan`): the public key is
+- Trust comes only from pinned fingerprints (:mod:`s3lab.install.plans`): the public key is
   fetched from a configurable place, but a signature is accepted only if it was made by a key
-  whose primary fingerprint is pinned (:mod:`s3lab.download` checks it with ``gpgv``, unzips
+  whose primary fingerprint is pinned (:mod:`s3lab.install.download` checks it with ``gpgv``, unzips
   without ``unzip``, and retries and resumes downloads).
-- Each tool's plan is built in :mod:`s3lab.install_tools`; this module picks one and runs it.
+- Each tool's plan is built in :mod:`s3lab.install.tools`; this module picks one and runs it.
 - Without root, the AWS installer gets ``-i ~/.local/aws-cli -b ~/.local/bin``: no sudo.
 - Every download URL is a setting (``S3LAB_AWSCLI_URL``, ``S3LAB_MOUNTPOINT_URL``..., read by
   :mod:`s3lab.settings`), so the tests serve stand-ins from 127.0.0.1 and never touch the
   internet.
 - Nothing here prints: the plan, each step and the result are told to a
-  :class:`~s3lab.download.Progress`; the command line prints them.
+  :class:`~s3lab.install.download.Progress`; the command line prints them.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3lab.download import Progress
 from s3lab.errors import UsageError
-from s3lab.install_plan import InstallPlan, InstallSettings
-from s3lab.install_tools import plan_awscli, plan_mountpoint, plan_pip, plan_system_package
-from s3lab.machine import System, detect, probe_rclone
+from s3lab.install.download import Progress
+from s3lab.install.machine import System, detect, probe_rclone
+from s3lab.install.plans import InstallPlan, InstallSettings
+from s3lab.install.tools import plan_awscli, plan_mountpoint, plan_pip, plan_system_package
 
 TOOLS = ("awscli", "mountpoint", "fuse", "s3fs", "rclone")
 METHODS = {

@@ -265,7 +265,8 @@ def client(backend: str | None = None, profile: str | None = None) -> Any:
     A profile's own ``endpoint_url`` is passed explicitly, so a sandbox's ``AWS_ENDPOINT_URL``
     in the environment cannot send both sides to the same place.
     """
-    from s3lab import awsfiles, buckets
+    from s3lab import buckets
+    from s3lab.configure import awsfiles
 
     if backend is None and profile is None:
         raise UsageError(

@@ -1,7 +1,7 @@
 """The install plan for each tool: the AWS CLI v2 zip, Mountpoint's package, system and pip.
 
 Each ``plan_*`` function only looks at the machine and returns an
-:class:`~s3lab.install_plan.InstallPlan`: the facts to show and the steps to run. Nothing is
+:class:`~s3lab.install.plans.InstallPlan`: the facts to show and the steps to run. Nothing is
 downloaded or changed until :func:`s3lab.install.install` runs the steps.
 """
 
@@ -12,19 +12,9 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from s3lab.download import Progress, extract_zip, verify_signature
 from s3lab.errors import InstallError
-from s3lab.install_plan import (
-    AWSCLI_FINGERPRINT,
-    MOUNTPOINT_FINGERPRINTS,
-    InstallPlan,
-    InstallSettings,
-    Step,
-    already_installed,
-    fingerprint_fact,
-    run_command,
-)
-from s3lab.machine import (
+from s3lab.install.download import Progress, extract_zip, verify_signature
+from s3lab.install.machine import (
     Found,
     System,
     on_path,
@@ -33,6 +23,16 @@ from s3lab.machine import (
     probe_aws,
     probe_mount_s3,
     show_path,
+)
+from s3lab.install.plans import (
+    AWSCLI_FINGERPRINT,
+    MOUNTPOINT_FINGERPRINTS,
+    InstallPlan,
+    InstallSettings,
+    Step,
+    already_installed,
+    fingerprint_fact,
+    run_command,
 )
 
 ALTERNATIVES = "`s3lab install rclone` (no root needed) or `s3lab install s3fs`"

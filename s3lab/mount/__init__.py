@@ -4,14 +4,14 @@ A mounted bucket looks like a folder but is not one: every program in it talks t
 FUSE daemon, and each daemon fakes a different part of POSIX. This module
 
 - picks a mount program, the *tool* (``auto``: Mountpoint when installed, else rclone, whose
-  write rules are closest to Mountpoint's, else s3fs); :mod:`s3lab.mount_tools` translates
+  write rules are closest to Mountpoint's, else s3fs); :mod:`s3lab.mount.tools` translates
   Mountpoint's flags into the tool's options,
 - passes credentials and the endpoint from the same backend switch as everything else (the
   sandbox included) through the environment, never on a command line that ``ps`` shows,
 - refuses targets that would hide files or nest mounts, waits until the mount really answers,
   cleans stale mounts, and unmounts lazily when a folder is busy.
 
-What each tool does with an append, a rename, an ``rm``... is data, in :mod:`s3lab.mount_semantics`.
+What each tool does with an append, a rename, an ``rm``... is data, in :mod:`s3lab.mount.semantics`.
 
 Each mount program runs in the foreground of its own session (so it outlives the command that
 started it), with its output in ``$S3LAB_HOME/mounts/<key>.log``; a record next to it lets
@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import backends, mount_tools, processes, settings
+from s3lab import backends, processes, settings
 from s3lab.errors import (
     AWS_ERRORS,
     MountError,
@@ -43,7 +43,8 @@ from s3lab.errors import (
     code_of,
     translate,
 )
-from s3lab.mount_tools import PLANS, Connection, pick_tool
+from s3lab.mount import tools as mount_tools
+from s3lab.mount.tools import PLANS, Connection, pick_tool
 
 logger = logging.getLogger(__name__)
 

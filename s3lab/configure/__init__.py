@@ -5,8 +5,9 @@ and its secret swapped, and keys committed to GitHub. This module writes ``~/.aw
 and ``~/.aws/config`` as ``aws configure`` does (keys to one, settings to the other), refuses
 the traps before anything is written, and lists what is set the way ``aws configure list`` does.
 
-Where the files are and how they are read and edited is :mod:`s3lab.awsfiles`; which regions
-exist is :mod:`s3lab.regions`; finding why a set-up fails is :mod:`s3lab.doctor`.
+Where the files are and how they are read and edited is :mod:`s3lab.configure.awsfiles`;
+which regions exist is :mod:`s3lab.configure.regions`; finding why a set-up fails is
+:mod:`s3lab.configure.doctor`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from s3lab.awsfiles import (
+from s3lab.configure.awsfiles import (
     config_path,
     credential_location,
     credentials_path,
@@ -35,8 +36,8 @@ from s3lab.awsfiles import (
     too_open,
     write_private,
 )
+from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import UsageError, translate
-from s3lab.regions import check_region, region_error
 
 if TYPE_CHECKING:
     from s3lab.sandbox import Sandbox
@@ -416,7 +417,8 @@ def start_sandbox(
     ``s3lab-sandbox`` profile that pointed at its old endpoint is rewritten to the new one; the
     note says so (empty when nothing moved).
     """
-    from s3lab import awsfiles, sandbox
+    from s3lab import sandbox
+    from s3lab.configure import awsfiles
 
     box = sandbox.start(name, port=port, timeout=timeout, home=home)
     if not box.moved_from:

@@ -40,8 +40,8 @@ from typing import Any
 
 from s3lab import processes, settings
 from s3lab.errors import SandboxError, UsageError
-from s3lab.ports import HOST, choose, free_port, listening, port_in_use
-from s3lab.servers import (
+from s3lab.sandbox.ports import HOST, choose, free_port, listening, port_in_use
+from s3lab.sandbox.servers import (
     PORT_COUNT,
     moto_command,
     read_extra,
@@ -53,7 +53,7 @@ from s3lab.servers import (
 logger = logging.getLogger(__name__)
 
 SANDBOXES = ("moto", "server")
-# Every kind `s3lab sandbox` can run. ``ceph`` (a one-node Ceph, see :mod:`s3lab.ceph`) is
+# Every kind `s3lab sandbox` can run. ``ceph`` (a one-node Ceph, see :mod:`s3lab.sandbox.ceph`) is
 # opt-in: heavy, root only, so "all" (and the test session) means SANDBOXES.
 KINDS = (*SANDBOXES, "ceph")
 
@@ -283,7 +283,7 @@ def start(
     check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"port {port} is not a TCP port", "choose a number from 1024 to 65535")
-    if backend == "ceph":  # several daemons: s3lab.ceph starts them and says when ready
+    if backend == "ceph":  # several daemons: s3lab.sandbox.ceph starts them and says when ready
         return _start_ceph(port, home, timeout)
     with _locked(backend, home):
         current = running(backend, home)
@@ -401,8 +401,8 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
     The STS helper (``server`` only) is stopped the same way.
     """
     state = _read_state(backend, home)
-    if backend == "ceph":  # its daemons, the gateway included, are recorded by s3lab.ceph
-        from s3lab import ceph
+    if backend == "ceph":  # its daemons, the gateway included, are recorded by s3lab.sandbox.ceph
+        from s3lab.sandbox import ceph
 
         signalled = ceph.stop(sandbox_dir(home) / "ceph")
         _state_file(backend, home).unlink(missing_ok=True)
@@ -423,7 +423,7 @@ def _stop_locked(backend: str, home: Path | str | None, grace: float = 3.0) -> b
 def reload_identities(home: Path | str | None = None) -> bool:
     """Rewrite the ``server`` sandbox's identities file and make SeaweedFS read it again.
 
-    The file takes the extra identities (:data:`s3lab.servers.EXTRA_IDENTITIES`) as they are
+    The file takes the extra identities (:data:`s3lab.sandbox.servers.EXTRA_IDENTITIES`) as they are
     now. SeaweedFS reads it again on SIGHUP, without a restart (measured with 4.48: it does not
     watch the file). Returns False when the sandbox is not running (its next start reads it).
     A change of the S3 bind address needs a restart: :func:`start` after :func:`stop`.
@@ -439,8 +439,8 @@ def reload_identities(home: Path | str | None = None) -> bool:
 
 
 def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sandbox:
-    """:func:`start` for ``ceph``: the gateway's record, its other daemons are s3lab.ceph's."""
-    from s3lab import ceph
+    """:func:`start` for ``ceph``: the gateway's record; its other daemons are ``ceph``'s."""
+    from s3lab.sandbox import ceph
 
     with _locked("ceph", home):
         current = running("ceph", home)
