@@ -1,4 +1,4 @@
-"""Session set-up shared by every test, and the collection of notebooks on each backend.
+"""What nbval needs before any kernel starts, and the collection of notebooks on each backend.
 
 nbval starts a notebook's kernel before any fixture runs, so the session's variables are exported
 in ``pytest_sessionstart``, and the sandboxes are started by a ``pytest_runtest_setup`` hook that
@@ -21,19 +21,12 @@ from nbval.plugin import IPyNbFile
 
 from s3lab import notebooks, sandbox
 
+# The tests' fixtures, the leak check and the summaries (the markers are in pyproject.toml).
+pytest_plugins = ["tests.support.plugin"]
+
 ROOT = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = ROOT / "tests" / "sanitize.cfg"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker that says a test talks to the sandboxes."""
-    config.addinivalue_line(
-        "markers", "integration: needs the S3 sandboxes (started on first use, after unit tests)"
-    )
-    config.addinivalue_line(
-        "markers", "machine_wide: changes the machine (installs a package): run alone, last"
-    )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -106,29 +99,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before an integration test's set-up (and so before a notebook's kernel starts)."""
     if item.get_closest_marker("integration") is not None:
         start_sandboxes()
-
-
-_NOTEBOOK_RESULTS: dict[tuple[str, str], list[str]] = {}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Remember each notebook cell's outcome, per notebook and backend, for the summary."""
-    parts = report.nodeid.split("::")
-    is_cell = len(parts) == 3 and parts[0].endswith(".ipynb")
-    # a cell's call, or a failed set-up (its kernel did not start) counts as its outcome
-    if is_cell and (report.when == "call" or report.outcome != "passed"):
-        _NOTEBOOK_RESULTS.setdefault((parts[0], parts[1]), []).append(report.outcome)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print one line per notebook and backend: the proof that each ran on both."""
-    if not _NOTEBOOK_RESULTS:
-        return
-    terminalreporter.section("notebooks validated (nbval)")
-    for (notebook, backend), outcomes in sorted(_NOTEBOOK_RESULTS.items()):
-        bad = [o for o in outcomes if o != "passed"]
-        verdict = "ok" if not bad else f"{len(bad)} not passed ({', '.join(sorted(set(bad)))})"
-        terminalreporter.write_line(f"{notebook:45} {backend:7} {len(outcomes):3} cells  {verdict}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

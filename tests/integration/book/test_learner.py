@@ -1,0 +1,268 @@
+"""The learner's path: a sandbox that behaves like an account and keeps its ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s3lab import backends, buckets, configure, sandbox
+from tests.support import ROOT, assert_one_line_error, cli
+
+
+def _aws(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    aws = shutil.which("aws")
+    assert aws, "the aws command must be installed by the set-up"
+    return subprocess.run([aws, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _account_and_profile_work(box: sandbox.Sandbox, aws_dir: Path) -> None:
+    """``aws sts get-caller-identity`` with the sandbox's env, and ``s3 ls`` via its profile."""
+    env = {**os.environ, **box.env()}
+    who = _aws("sts", "get-caller-identity", "--output", "json", env=env)
+    assert who.returncode == 0, who.stderr
+    assert json.loads(who.stdout)["Account"].isdigit()
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT", "AWS_ACC"))}
+    plain |= {
+        "AWS_CONFIG_FILE": str(aws_dir / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
+    }
+    listed = _aws("--profile", "s3lab-sandbox", "s3", "ls", env=plain)
+    assert listed.returncode == 0, listed.stderr
+
+
+@pytest.fixture
+def aws_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A learner's own S3LAB_HOME and AWS files, private to one test; returns the AWS folder."""
+    aws = tmp_path / "aws"
+    monkeypatch.setenv("S3LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    return aws
+
+
+@pytest.mark.integration  # starts S3 servers
+@pytest.mark.parametrize("name", sandbox.SANDBOXES)
+def test_sandbox_answers_sts_and_keeps_its_ports_across_stop_and_start(
+    name: str, aws_dir: Path
+) -> None:
+    try:
+        first, note = configure.start_sandbox(name)
+        assert note == ""
+        done = cli("configure", "--sandbox", "--backend", name)
+        assert done.returncode == 0, done.stderr
+        _account_and_profile_work(first, aws_dir)
+        sandbox.stop(name)
+        assert sandbox.running(name) is None
+        again, note = configure.start_sandbox(name)
+        assert (again.ports, again.sts_url, note) == (first.ports, first.sts_url, "")
+        _account_and_profile_work(again, aws_dir)
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.integration  # starts an S3 server
+def test_a_taken_port_moves_the_sandbox_and_rewrites_its_profile(aws_dir: Path) -> None:
+    try:
+        first, _ = configure.start_sandbox("moto")
+        assert cli("configure", "--sandbox", "--backend", "moto").returncode == 0
+        sandbox.stop("moto")
+        with socket.socket() as squatter:  # someone else takes the port while it is stopped
+            squatter.bind((sandbox.HOST, first.port))
+            squatter.listen()
+            done = cli("sandbox", "start", "--backend", "moto")
+        assert done.returncode == 0, done.stderr
+        assert "profile now points there" in done.stderr, done.stderr
+        moved = sandbox.running("moto")
+        assert moved is not None and moved.port != first.port
+        _account_and_profile_work(moved, aws_dir)
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.integration  # runs a notebook on the session's sandboxes
+def test_the_lab_kernel_is_registered_and_runs_a_chapter() -> None:
+    """What ``bash tasks.sh lab --check`` does, for the first chapter only (nbval runs them all).
+
+    The kernel the notebooks name (python3) carries the display name the learner sees in
+    JupyterLab, and the first notebook runs top to bottom in it, on the session's sandboxes.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert KernelSpecManager().get_kernel_spec("python3").display_name == "Python (s3lab)"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lab_check.py"), "notebooks/10_first_bucket.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "10_first_bucket.ipynb            ok" in done.stdout, done.stdout
+    assert "1 of 1 notebooks ran top to bottom (kernel 'Python (s3lab)')" in done.stdout
+
+
+def _setup_system(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """tasks.sh's setup_system as a user who is not root, with every system package missing."""
+    tasks = (ROOT / "tasks.sh").read_text()
+    functions = "\n".join(
+        tasks[
+            tasks.index(f"\n{name}() {{") : tasks.index("\n}\n", tasks.index(f"\n{name}() {{")) + 3
+        ]
+        for name in ("say", "setup_system")
+    )
+    packages = tasks[tasks.index("SYSTEM_PACKAGES=(") :].split("\n", 1)[0]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, body in (("id", "echo 1000"), ("dpkg-query", "exit 1"), ("apt-get", "exit 9")):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    script = (
+        f"set -euo pipefail\n{packages}\n{functions}\nsetup_system {' '.join(args)}\necho went-on"
+    )
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        timeout=30,
+    )
+
+
+def test_a_learner_who_is_not_root_goes_on_without_the_fuse_packages(tmp_path: Path) -> None:
+    lab = _setup_system(tmp_path, "optional")
+    assert lab.returncode == 0, lab.stderr
+    assert "went-on" in lab.stdout
+    assert "sudo apt-get install -y fuse3 s3fs" in lab.stderr, lab.stderr
+    assert "mount chapters" in lab.stderr
+    test = _setup_system(tmp_path / "t")
+    assert test.returncode == 1 and "went-on" not in test.stdout
+    assert test.stderr.startswith("error: missing system packages"), test.stderr
+
+
+@pytest.mark.parametrize("tool", ["rclone", "s3fs"])
+def test_another_user_reads_a_mount_only_with_allow_other(
+    server: backends.Backend, tool: str
+) -> None:
+    """A FUSE mount is refused to every user but its owner, root included, unless allow_other.
+
+    Run as root (as CI does): the mount is root's, and a second user (nobody) tries to list it.
+    """
+    import tempfile
+
+    from s3lab import mount
+    from s3lab.buckets import names
+    from tests.support.mounts import need
+
+    need(tool)
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a second user is made with setpriv, which only root may do")
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is on every Debian and Ubuntu"
+    as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "ls"]
+    top = Path(tempfile.mkdtemp(prefix="s3lab-other-"))
+    top.chmod(0o755)  # others may reach the folder: only the mount itself may refuse them
+    bucket = names.unique_name("s3lab-other")
+    client = server.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="shared.txt", Body=b"for everyone")
+    try:
+        seen = {}
+        for allow in (False, True):
+            folder = top / f"allow-{allow}"
+            done = mount.mount(bucket, folder, tool=tool, lab=server, allow_other=allow)
+            assert ("allow-other" in done.flags) is allow
+            try:
+                seen[allow] = subprocess.run(
+                    [*as_nobody, str(folder)], capture_output=True, text=True
+                )
+            finally:
+                mount.unmount(folder)
+        assert seen[False].returncode != 0 and "Permission denied" in seen[False].stderr
+        assert seen[True].returncode == 0 and "shared.txt" in seen[True].stdout, seen[True].stderr
+    finally:
+        buckets.remove_bucket(client, bucket, force=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _persist(lab: backends.Backend, tool: str, folder: Path, *flags: str) -> tuple[str, str]:
+    done = cli("mount", "a-bucket", str(folder), "--tool", tool, "--persist", *flags, env=lab.env)
+    assert done.returncode == 0, done.stderr
+    assert "nothing was mounted now" in done.stderr
+    return done.stdout, done.stderr
+
+
+def test_persist_gives_an_fstab_line_for_mountpoint_and_s3fs(
+    server: backends.Backend, tmp_path: Path
+) -> None:
+    line, where = _persist(server, "mountpoint", tmp_path, "--allow-delete", "--allow-other")
+    source, target, kind, options, *numbers = line.split()
+    assert (source, target, kind, numbers) == (
+        "s3://a-bucket/",
+        str(tmp_path),
+        "mount-s3",
+        ["0", "0"],
+    )
+    assert {"_netdev", "nofail", "allow-delete", "allow-other", "force-path-style"} <= set(
+        options.split(",")
+    )
+    assert "/etc/fstab" in where
+    line, _ = _persist(server, "s3fs", tmp_path, "--read-only", "--prefix", "runs")
+    source, target, kind, options, *_ = line.split()
+    assert (source, kind) == ("a-bucket:/runs", "fuse.s3fs")
+    assert {"_netdev", "ro", "use_path_request_style"} <= set(options.split(","))
+    assert s3lab_keys_absent(line)
+
+
+def test_metadata_ttl_reaches_each_tool_under_its_own_name(
+    server: backends.Backend, tmp_path: Path
+) -> None:
+    """--metadata-ttl is Mountpoint's flag; rclone trusts a listing that long, s3fs a stat."""
+    line, _ = _persist(server, "mountpoint", tmp_path, "--metadata-ttl", "3")
+    assert "metadata-ttl=3" in line.split()[3].split(",")
+    line, _ = _persist(server, "s3fs", tmp_path, "--metadata-ttl", "3")
+    assert "stat_cache_expire=3" in line.split()[3].split(",")
+    unit, _ = _persist(server, "rclone", tmp_path, "--metadata-ttl", "3")
+    assert "--dir-cache-time 3s" in unit
+    assert "--dir-cache-time 1s" in _persist(server, "rclone", tmp_path)[0]  # s3lab's default
+    refused = cli("mount", "a-bucket", str(tmp_path), "--metadata-ttl", "0", env=server.env)
+    assert_one_line_error(refused, "--metadata-ttl")
+
+
+def s3lab_keys_absent(text: str) -> bool:
+    return sandbox.FAKE_SECRET_ACCESS_KEY not in text and sandbox.FAKE_ACCESS_KEY_ID not in text
+
+
+def test_persist_s_rclone_unit_mounts_the_bucket(server: backends.Backend, tmp_path: Path) -> None:
+    """The unit's command and settings, run as systemd would (keys from the user's files)."""
+    from tests.support.mounts import need
+
+    need("rclone")
+    bucket = f"persist-{os.getpid()}"
+    client = server.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="kept.txt", Body=b"after a reboot")
+    folder = tmp_path / "mnt"
+    folder.mkdir()
+    done = cli("mount", bucket, str(folder), "--tool", "rclone", "--persist", env=server.env)
+    unit = dict(
+        line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and line[0].isupper()
+    )
+    assert s3lab_keys_absent(done.stdout)
+    env = dict(item.split("=", 1) for item in unit["Environment"].split())
+    keys = {k: v for k, v in server.env.items() if k.startswith("AWS_") and "ENDPOINT" not in k}
+    started = subprocess.Popen(
+        [*unit["ExecStart"].split(), "--daemon"], env={"PATH": os.environ["PATH"], **env, **keys}
+    )
+    try:
+        assert started.wait(timeout=30) == 0
+        assert (folder / "kept.txt").read_bytes() == b"after a reboot"
+    finally:
+        subprocess.run(unit["ExecStop"].split(), check=False)
+        buckets.remove_bucket(client, bucket, force=True)
