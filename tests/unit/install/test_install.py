@@ -29,7 +29,7 @@ from tests.standins.install_artifacts import (
     awscli_zip,
     mountpoint_deb,
 )
-from tests.support import ROOT, assert_one_line_error, cli, run_cli
+from tests.support import ROOT, assert_one_line_error, cli, run_cli, unavailable
 
 AWS_FPR = "FB5D B77F D5C1 18B8 0511 ADA8 A631 0ACC 4672 475C"
 ZIP = "/awscli/awscli-exe-linux-x86_64.zip"
@@ -249,18 +249,22 @@ def nobody_python() -> Iterator[tuple[list[str], str] | None]:
     """A Python the user `nobody` can run s3lab with, or None when this is not root.
 
     The clone and its .venv may sit in a folder only root can enter (``mktemp -d`` makes them
-    0700), so s3lab and tqdm, the one library ``s3lab install`` imports, are copied to a folder
-    nobody can read, for the length of the test.
+    0700), so s3lab and the libraries ``s3lab install`` imports (tqdm; lazy_loader and psutil,
+    which every ``import s3lab`` needs) are copied to a folder nobody can read, for the length
+    of the test.
     """
     if os.geteuid() != 0 or not shutil.which("runuser"):
         yield None
         return
+    import lazy_loader
+    import psutil
     import tqdm
 
     stage = Path(tempfile.mkdtemp(prefix="s3lab-nobody-lib-"))
     try:
         stage.chmod(0o755)
-        for package in (ROOT / "s3lab", Path(tqdm.__file__).parent):
+        libraries = (tqdm, lazy_loader, psutil)
+        for package in (ROOT / "s3lab", *(Path(lib.__file__).parent for lib in libraries)):
             ignore = shutil.ignore_patterns("__pycache__")
             shutil.copytree(package, stage / package.name, ignore=ignore)
         env = ["env", f"PYTHONPATH={stage}"]
@@ -294,8 +298,9 @@ def test_fresh_install_as_a_user_without_root_or_sudo(
 ) -> None:
     found = nobody_python
     if found is None:
-        pytest.skip(
-            "needs root (to switch to the user `nobody`) and a Python nobody can run with s3lab"
+        unavailable(
+            "needs root (to switch to the user `nobody`) and a Python nobody can run with s3lab",
+            "the install as a user without root",
         )
     env, python = found
     publish_awscli(standin, signer, "2.0.1")
