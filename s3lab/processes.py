@@ -208,11 +208,13 @@ def wait_gone(recorded: Identity, timeout: float, reap: Callable[[], object] | N
 
     Ended means no live process with that pid and start time (a zombie has ended). The command
     line is not asked: a process that is exiting already reads an empty one while it still runs.
-    Without ``reap``, psutil's ``wait`` returns as soon as it exits (and reaps it if it is a
-    child of ours); with ``reap``, the caller's ``Popen`` collects it (and keeps its exit code).
+    Another's process: psutil's ``wait`` returns as soon as it exits. A child of this process
+    is left for its ``Popen`` (or ``reap``) to collect, with its exit code: psutil would reap it
+    itself.
     """
     try:
         process = psutil.Process(recorded.pid)
+        ours = process.ppid() == os.getpid()
     except psutil.Error:
         return True
     deadline = time.monotonic() + timeout
@@ -225,7 +227,7 @@ def wait_gone(recorded: Identity, timeout: float, reap: Callable[[], object] | N
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        if reap is not None:
+        if reap is not None or ours:
             time.sleep(min(left, 0.05))
             continue
         # A short wait at a time: a zombie never "exits" for psutil, but identify() sees it.
