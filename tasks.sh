@@ -31,11 +31,6 @@ SYSTEM_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common s3cmd)
 # resolved for it: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
 OLDEST_PYTHON=$(sed -n 's/^requires-python = ">=\([0-9]*\.[0-9]*\)"$/\1/p' pyproject.toml)
 NEWEST_PYTHON=$(sed -n 's/^newest-python = "\([0-9]*\.[0-9]*\)"$/\1/p' pyproject.toml)
-# The Python a fresh Debian 12 or later has: the test command also sets up and runs a fast
-# subset of the tests with it (see test_distro).
-DISTRO_PYTHON=${S3LAB_DISTRO_PYTHON:-/usr/bin/python3}
-# uv resolves the lock for a Python it does not have; only maintainers need it (bash tasks.sh lock).
-UV_VERSION=0.13.9
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -147,76 +142,6 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   echo "$want" >"$stamp"
 }
 
-# The README's set-up and a fast subset of the tests on the distribution's own Python (Debian
-# 12's /usr/bin/python3 is 3.11.2, older than the separately installed python3 a developer or
-# CI may have first on PATH): a pin that excludes it fails here, not on a learner's machine.
-DISTRO_VENV=$PWD/.venv-distro
-# The unit tests (no server, about 20 s) and the first notebook on moto.
-# (Not the test that installs a package with apt: it runs alone, after both sessions.)
-DISTRO_UNIT=(tests -m "not integration and not machine_wide")
-DISTRO_NOTEBOOK=(notebooks/10_first_bucket.ipynb::moto)
-test_distro() {
-  local info
-  info=$(python_info "$DISTRO_PYTHON")
-  if [ -z "$info" ]; then
-    say "distribution's Python: skipped, $DISTRO_PYTHON does not run here (not Debian or Ubuntu)"
-    return 0
-  fi
-  if ! new_enough "${info%% *}"; then
-    say "distribution's Python: skipped, $DISTRO_PYTHON is ${info%% *}, older than $OLDEST_PYTHON (set-up picks another Python there)"
-    return 0
-  fi
-  say "distribution's Python ($DISTRO_PYTHON, ${info%% *}): README set-up into $DISTRO_VENV, then a fast subset"
-  local start=$SECONDS status=0
-  S3LAB_PYTHON=$DISTRO_PYTHON S3LAB_VENV=$DISTRO_VENV bash tasks.sh setup &&
-    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_UNIT[@]}" &&
-    PATH="$DISTRO_VENV/bin:$PATH" "$DISTRO_VENV/bin/python" -m pytest -q "${DISTRO_NOTEBOOK[@]}" ||
-    status=$?
-  say "distribution's Python: set-up and subset $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s"
-  return "$status"
-}
-
-# Maintainers only (learners never need uv): resolve the lock for the oldest claimed Python,
-# one pin per package for every claimed version (universal, fewest versions; the current lock's
-# pins are kept where they still fit), then check that it installs from wheels on each claimed
-# minor version. Pass --upgrade (or --upgrade-package NAME) to move pins forward.
-lock() {
-  local tools="$PWD/.venv-lock" out minor platform
-  if ! "$tools/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION"; then
-    say "installing uv $UV_VERSION into $tools"
-    python3 -m venv "$tools" && "$tools/bin/python" -m pip install -q "uv==$UV_VERSION"
-  fi
-  out=$(mktemp)
-  # First for the oldest Python alone (a kept pin that needs a newer one, such as soupsieve
-  # 4.1.3 needing 3.11.5, is replaced here), then for all of them with those pins preferred.
-  cp requirements.lock "$out"
-  "$tools/bin/uv" pip compile -q pyproject.toml --extra test --python-version "$OLDEST_PYTHON" \
-    --no-header -o "$out" "$@"
-  "$tools/bin/uv" pip compile -q pyproject.toml --extra test --universal --fork-strategy fewest \
-    --python-version "$OLDEST_PYTHON" --annotation-style line --no-header -o "$out"
-  {
-    echo "# Every pinned dependency of s3lab[test], one version for every Python from"
-    echo "# $OLDEST_PYTHON.0 to $NEWEST_PYTHON (the markers name the few needed only on some)."
-    echo "# Made by 'bash tasks.sh lock' (uv pip compile --universal --python-version $OLDEST_PYTHON);"
-    echo "# set-up installs it with plain pip: pip install -c requirements.lock -e '.[test]'"
-    cat "$out"
-  } >requirements.lock
-  rm -f "$out"
-  for ((minor = ${OLDEST_PYTHON#*.}; minor <= ${NEWEST_PYTHON#*.}; minor++)); do
-    for platform in x86_64-manylinux_2_28 aarch64-manylinux_2_28; do
-      "$tools/bin/uv" pip compile -q pyproject.toml --extra test -c requirements.lock \
-        --python-version "3.$minor" --python-platform "$platform" --no-build -o /dev/null ||
-        fail "requirements.lock does not install on Python 3.$minor ($platform) -- fix: pin a version that does, or narrow requires-python"
-    done
-  done
-  say "requirements.lock: resolved for Python $OLDEST_PYTHON.0, wheels for 3.${OLDEST_PYTHON#*.} to $NEWEST_PYTHON checked"
-}
-
-# Style and types: ruff, and mypy over the package (with boto3's type stubs).
-lint() {
-  ruff check . && ruff format --check s3lab tests bench scripts conftest.py && mypy
-}
-
 setup() {
   setup_system
   setup_python
@@ -226,108 +151,39 @@ setup() {
   unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 }
 
+# Everything after the set-up is Python (a fresh Debian has bash and Python, and now the venv):
+# scripts/tasks.py, run with the venv's Python, does book, test, bench, outputs, lint and the
+# rest of lab; lock runs it with the picked interpreter (it needs no venv).
+tasks_py() {
+  exec "$VENV/bin/python" scripts/tasks.py "$@"
+}
+
 # The learner's command: everything the chapters need, in the learner's own S3LAB_HOME
-# (~/.s3lab) and AWS files (chapter 30 writes only to scratch files of its own).
+# (~/.s3lab) and AWS files (chapter 30 writes only to scratch files of its own). Its set-up:
+# a learner who is not root and lacks the FUSE packages gets a note and goes on; the kernel is
+# registered under its display name. Then scripts/tasks.py lab: both sandboxes, then
+# JupyterLab (--check: every notebook in that kernel, a table).
 lab() {
-  local check=0
-  if [ "${1:-}" = --check ]; then
-    check=1
-    shift
-  fi
   setup_system optional
   setup_python
   export PATH="$VENV/bin:$PATH"
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY" >/dev/null 2>&1 ||
     fail "registering the kernel failed -- fix: bash tasks.sh setup, then run again"
-  say "starting both sandboxes (moto and SeaweedFS) in ${S3LAB_HOME:-$HOME/.s3lab}"
-  s3lab sandbox start --backend all >/dev/null
-  if [ $check -eq 1 ]; then
-    say "running every notebook in the kernel \"$KERNEL_DISPLAY\""
-    python scripts/lab_check.py "$@"
-    return
-  fi
-  local port=${S3LAB_LAB_PORT:-8888} args=(--notebook-dir=notebooks)
-  if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-    args+=(--no-browser --ip=127.0.0.1 "--port=$port")
-    say "no display here: on your own computer run  ssh -L $port:127.0.0.1:$port $(id -un)@$(hostname -f 2>/dev/null || hostname)"
-    say "then open the http://127.0.0.1:$port/lab?token=... link JupyterLab prints below"
-  fi
-  [ "$(id -u)" -ne 0 ] || args+=(--allow-root)
-  say "opening JupyterLab at notebooks/ (kernel \"$KERNEL_DISPLAY\"); stop it with Ctrl+C, then: s3lab sandbox stop"
-  exec jupyter lab "${args[@]}" "$@"
+  tasks_py lab "$@"
 }
 
 cmd=${1:-help}
 shift || true
 case "$cmd" in
   setup) setup ;;
-  book)
+  book | test | bench | outputs | lint)
     setup
-    say "building the site (notebooks executed on the local sandbox)"
-    # A sandbox of its own, so a learner's running sandbox is left alone.
-    export S3LAB_HOME="$PWD/_build/sandbox"
-    # Warnings are errors (-W), all of them reported (--keep-going). A notebook is executed only
-    # when its code changed since the last build (execute_notebooks: cache, in _config.yml), so
-    # the sandboxes are started only when scripts/book_cache.py names one to execute.
-    build=(jupyter-book build --all -W --keep-going . "$@")
-    if [ $# -eq 0 ] && python scripts/book_cache.py >/dev/null; then  # extra flags: may build elsewhere
-      say "every notebook's outputs are in _build/.jupyter_cache: none executed, no sandbox"
-      "${build[@]}"
-    else
-      s3lab sandbox run --backend all -- "${build[@]}"
-    fi
-    echo "site: $PWD/_build/html/index.html"
-    ;;
-  test)
-    setup
-    status=0
-    if [ $# -eq 0 ]; then
-      # Lint and the distribution's Python subset run beside the suite (mostly waiting on pip
-      # and on servers, as the suite is); their output is shown when the suite is done.
-      side_log=$(mktemp)
-      (
-        side=0
-        say "lint: ruff and mypy"
-        lint || side=1
-        test_distro || side=1
-        exit "$side"
-      ) >"$side_log" 2>&1 &
-      side_pid=$!
-      # The suite in pytest-xdist workers, a test file at a time in each (a notebook's cells
-      # share one kernel); each worker starts its own sandboxes. Two workers per core, up to 4:
-      # much of a test is waiting for a server, a kernel or a browser.
-      workers=$(( $(nproc 2>/dev/null || echo 1) * 2 ))
-      [ "$workers" -gt 4 ] && workers=4
-      python -m pytest -n "$workers" --dist loadfile -m "not machine_wide" || status=$?
-      wait "$side_pid" || status=1
-      say "beside the suite: lint and the distribution's Python"
-      cat "$side_log"
-      rm -f "$side_log"
-      # Last and alone: what changes the machine (installs a package) while nothing else runs.
-      say "tests that change the machine, alone"
-      python -m pytest -q -m machine_wide || status=$?
-      say "tests: $([ "$status" -eq 0 ] && echo all passed || echo FAILED, see above)"
-    else
-      say "lint and the distribution's Python: skipped, a test selection was given"
-      python -m pytest "$@" || status=$?
-    fi
-    exit "$status"
-    ;;
-  bench)
-    setup
-    # about 10 minutes: removal, uploads, 1 GiB up/down, mount reads, a copy, the book's builds
-    python bench/run.py "$@"
-    ;;
-  outputs)
-    setup
-    export S3LAB_HOME="$PWD/_build/sandbox"
-    s3lab sandbox run --backend all -- python scripts/refresh_outputs.py "$@"
+    tasks_py "$cmd" "$@"
     ;;
   lab) lab "$@" ;;
-  lock) lock "$@" ;;
-  lint)
-    setup
-    lint
+  lock)
+    pick_python
+    exec "$PYTHON" scripts/tasks.py lock "$@"
     ;;
   *)
     sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'

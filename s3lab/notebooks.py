@@ -12,26 +12,36 @@ name starts with the run's prefix is removed with everything in it.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import json
 import logging
 import secrets
 import string
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from s3lab import backends, buckets
 from s3lab.buckets import cost
-from s3lab.errors import UsageError
+from s3lab.errors import NotInstalledError, UsageError
 
 logger = logging.getLogger(__name__)
 
-#: The book's notebooks, next to the package in a checkout of the repository.
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+#: The package's data: the book's notebooks and the IAM policy that covers them. In a checkout
+#: ``s3lab/data/notebooks`` and ``s3lab/data/s3lab-book-policy.json`` are symbolic links to the
+#: repository's ``notebooks/`` and ``policy/`` (the book, nbval and a reader find them there);
+#: a wheel holds copies (package data), so an installed s3lab finds them too.
+DATA = resources.files("s3lab") / "data"
 
-#: The IAM policy that covers every notebook (tests/test_policy.py checks it against a run).
-POLICY = Path(__file__).resolve().parent.parent / "policy" / "s3lab-book-policy.json"
+#: The book's notebooks (the default of ``s3lab notebooks run``).
+NOTEBOOKS = Path(str(DATA / "notebooks"))
+
+#: The IAM policy that covers every notebook (tests/integration/book/test_policy.py checks it
+#: against a run).
+POLICY = Path(str(DATA / "s3lab-book-policy.json"))
 
 #: A generous upper bound on what one notebook sends and stores (the largest, chapter 50,
 #: writes 250 small objects): used only for the most a run could cost.
@@ -99,9 +109,10 @@ def declared_backends(path: Path) -> list[str] | None:
 
     nbval validates the notebook on these (the root conftest; default: both sandboxes).
     """
-    import nbformat
-
-    wanted = nbformat.read(path, as_version=4).metadata.get("s3lab", {}).get("backends")
+    # A notebook is JSON with its metadata at the top in every nbformat 4 version: read without
+    # nbformat, which only the book extra installs (``notebooks run --dry-run`` needs no extra).
+    metadata = json.loads(Path(path).read_text()).get("metadata", {})
+    wanted = metadata.get("s3lab", {}).get("backends")
     return list(wanted) if wanted else None
 
 
@@ -119,8 +130,6 @@ def rehearsal_only(path: Path, backend: str) -> str:
 
 def book_policy() -> dict[str, Any]:
     """The IAM policy a role needs to run every notebook of the book (only ``s3lab-*`` buckets)."""
-    import json
-
     return dict(json.loads(POLICY.read_text()))
 
 
@@ -146,7 +155,70 @@ def _chapter(path: Path) -> str:
     return path.stem.split("_", 1)[0]
 
 
-def _first_line(exc: BaseException) -> str:
+#: The kernel the book's notebooks name (tasks.sh registers it in the venv as "Python (s3lab)").
+KERNEL = "python3"
+
+
+def execute(
+    path: Path | str,
+    out: Path | str | None = None,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    kernel: str = KERNEL,
+    timeout: int = 600,
+    cwd: Path | str | None = None,
+) -> Any:
+    """Run one notebook top to bottom; the one runner of ``notebooks run``, the lab check, refresh.
+
+    ``parameters`` go in as papermill's ``-p`` does (an ``injected-parameters`` cell after the
+    one tagged ``parameters``); without them the notebook is run as it is, so a refreshed
+    notebook keeps its structure. ``timeout`` is seconds per cell; the kernel starts in ``cwd``
+    (default: the notebook's folder). The executed copy is written to ``out`` when given (the
+    same path as ``path`` re-executes in place), also when a cell fails; then the cell's
+    ``nbclient`` ``CellExecutionError`` is raised (:func:`error_line` makes it one line).
+
+    papermill parameterizes and nbclient executes, as in papermill's own engine, but called
+    directly: papermill's ``execute_notebook`` fails a run on a cell tagged
+    ``raises-exception`` (which nbval and the book allow) and changes the calling process's
+    folder while it runs.
+
+    Raises:
+        NotInstalledError: papermill is not installed (it comes with ``s3lab[book]``).
+
+    """
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+    except ImportError as exc:
+        raise NotInstalledError(
+            f"running notebooks needs papermill ({exc.name} is not installed)",
+            "pip install 's3lab[book]'",
+        ) from exc
+
+    path = Path(path)
+    if parameters:  # papermill's reader adds the metadata its parameterizing needs
+        nb = parameterize_notebook(
+            load_notebook_node(str(path)), dict(parameters), kernel_name=kernel
+        )
+    else:  # no papermill metadata: a notebook re-executed in place changes only its outputs
+        nb = nbformat.read(path, as_version=4)
+    try:
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name=kernel,
+            resources={"metadata": {"path": str(cwd or path.parent)}},
+        ).execute()
+    finally:
+        if out is not None:
+            nbformat.write(nb, str(out))
+    return nb
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a failed notebook: the failing cell's ``Error: message``."""
     ename, evalue = getattr(exc, "ename", ""), getattr(exc, "evalue", "")
     text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
     lines = [line for line in text.splitlines() if line.strip()]
@@ -154,26 +226,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _execute(path: Path, out: Path, values: dict[str, Any]) -> None:
-    """Run one notebook with papermill's parameters, as nbval runs it.
-
-    Cells tagged ``raises-exception`` may fail; the executed copy is written even when a cell
-    fails.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
-    nb = parameterize_notebook(load_notebook_node(str(path)), values)
-    try:
-        NotebookClient(
-            nb,
-            timeout=600,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
-    finally:
-        nbformat.write(nb, out / path.name)
+    """:func:`run`'s default: one notebook with its parameters into the run's folder."""
+    execute(path, out / path.name, parameters=values)
 
 
 def remove_run_buckets(client: Any, prefix: str) -> list[str]:
@@ -200,9 +254,18 @@ def run(
 
     ``report`` is called after each notebook. A notebook that fails does not stop the run. The
     buckets are removed even if the run is interrupted.
+
+    Raises:
+        UsageError: ``backend`` is not one s3lab knows, or ``folder`` holds no notebooks.
+        NotInstalledError: papermill is not installed (it comes with ``s3lab[book]``).
+
     """
     chosen = backends.check_backend(backend)
     paths = notebooks_in(folder)
+    if execute is _execute and importlib.util.find_spec("papermill") is None:
+        raise NotInstalledError(
+            "running notebooks needs papermill, which is not installed", "pip install 's3lab[book]'"
+        )
     done = Run(prefix or run_prefix(), Path(out))
     done.out.mkdir(parents=True, exist_ok=True)
     client = buckets.client_for(chosen, profile=profile)
@@ -223,7 +286,7 @@ def run(
                 execute(path, done.out, values)
                 result = Result(path.name, True, time.monotonic() - started)
             except Exception as exc:  # a failing notebook is a row of the table, not the end
-                result = Result(path.name, False, time.monotonic() - started, _first_line(exc))
+                result = Result(path.name, False, time.monotonic() - started, error_line(exc))
             done.results.append(result)
             if report:
                 report(result)

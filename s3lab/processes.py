@@ -2,16 +2,20 @@
 
 A pid alone is not an identity: after a reboot (or simply after a long time) the pid in a state
 file can belong to an unrelated process, which a careless ``kill`` would then stop. So s3lab
-records three things about each child it starts (a sandbox server, a mount program):
+records three things about each child it starts (a sandbox server, a mount program), all read
+with psutil:
 
 - the pid,
-- its start time: field 22 of ``/proc/PID/stat``, in clock ticks since boot, which changes
-  whenever the pid is reused, and
-- its command line, from ``/proc/PID/cmdline``.
+- when it started, in seconds after boot: ``Process.create_time()`` less ``boot_time()``. That
+  is the kernel's start time of the process, which changes whenever the pid is reused, and,
+  unlike the wall-clock ``create_time()`` alone, it does not move when the clock is set (psutil
+  identifies its own ``Process`` objects by the same clock, for the same reason), and
+- its command line (``Process.cmdline()``).
 
 :func:`stop` signals a process only when all three still match. A record that no longer matches
 is stale: it is discarded, with a note in the log (``logging``) and in the returned result, and
-nothing is signalled.
+nothing is signalled. Records written before psutil did this (``start_ticks``, the clock ticks
+after boot from ``/proc/PID/stat``) are read as the same start time (:func:`upgraded`).
 """
 
 from __future__ import annotations
@@ -24,32 +28,59 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
+import psutil
+
 logger = logging.getLogger(__name__)
+
+#: psutil reads start times in clock ticks (1/100 s on Linux): two readings of one process's
+#: start agree to within float rounding, far less than half a tick.
+_SAME_START = 0.5 / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
 class Identity:
-    """What identifies one process: its pid, its start time and its command line."""
+    """What identifies one process: its pid, when it started and its command line."""
 
     pid: int
-    start_ticks: int = 0  # /proc/PID/stat field 22: clock ticks after boot when it started
+    since_boot: float = 0.0  # seconds after boot when it started (0: not recorded)
     cmdline: tuple[str, ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         """The fields to store in a JSON state file."""
-        return {"pid": self.pid, "start_ticks": self.start_ticks, "cmdline": list(self.cmdline)}
+        return {"pid": self.pid, "since_boot": self.since_boot, "cmdline": list(self.cmdline)}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Identity:
-        """Read :meth:`as_record`'s fields back; a record without them will never match."""
+        """Read :meth:`as_record`'s fields back (or an older record's); without them: no match."""
+        record = upgraded(record)
         return cls(
             int(record.get("pid") or 0),
-            int(record.get("start_ticks") or 0),
+            float(record.get("since_boot") or 0.0),
             tuple(str(part) for part in record.get("cmdline") or ()),
         )
+
+    def started_as(self, other: Identity) -> bool:
+        """True when both name the same pid started at the same moment (a start was recorded)."""
+        return (
+            self.pid == other.pid
+            and bool(self.since_boot and other.since_boot)
+            and abs(self.since_boot - other.since_boot) < _SAME_START
+        )
+
+
+def upgraded(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` with an older s3lab's ``start_ticks`` turned into ``since_boot``.
+
+    Older state files (a sandbox's, a mount's) stored the start as clock ticks after boot, the
+    number psutil itself divides by the tick rate: the same process reads the same start.
+    """
+    fields = dict(record)
+    ticks = fields.pop("start_ticks", None)
+    if ticks and not fields.get("since_boot"):
+        fields["since_boot"] = int(ticks) / os.sysconf("SC_CLK_TCK")
+    return fields
 
 
 def identify(pid: int) -> Identity | None:
@@ -57,17 +88,15 @@ def identify(pid: int) -> Identity | None:
     if pid <= 0:
         return None
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                return None
+            since_boot = process.create_time() - psutil.boot_time()
+            cmdline = tuple(process.cmdline())
+    except psutil.Error:  # gone, a zombie, or not ours to read: nothing to identify
         return None
-    # The name (field 2) is in parentheses and may hold spaces and parentheses itself: the
-    # fields after the last ")" start with field 3, the state.
-    fields = stat.rsplit(")", 1)[-1].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    cmdline = tuple(part.decode(errors="replace") for part in raw.split(b"\0") if part)
-    return Identity(pid, int(fields[22 - 3]), cmdline)
+    return Identity(pid, since_boot, cmdline)
 
 
 def mismatch(recorded: Identity | None) -> str:
@@ -77,12 +106,13 @@ def mismatch(recorded: Identity | None) -> str:
     now = identify(recorded.pid)
     if now is None:
         return f"process {recorded.pid} is gone"
-    if not recorded.start_ticks or not recorded.cmdline:
+    if not recorded.since_boot or not recorded.cmdline:
         return f"the record of process {recorded.pid} does not say when it started or what it ran"
-    if now.start_ticks == recorded.start_ticks and not now.cmdline:
+    same_start = now.started_as(recorded)
+    if same_start and not now.cmdline:
         # An exiting process already reads an empty command line: it is the same one, leaving.
         return f"process {recorded.pid} is gone (exiting)"
-    if now.start_ticks != recorded.start_ticks or now.cmdline != recorded.cmdline:
+    if not same_start or now.cmdline != recorded.cmdline:
         what = " ".join(now.cmdline)[:80] or "?"
         return f"pid {recorded.pid} now belongs to another process ({what})"
     return ""
@@ -118,7 +148,7 @@ def spawn(
 def settled(proc: subprocess.Popen[bytes]) -> Identity:
     """The identity of a child started by :func:`spawn`, once it has settled.
 
-    Right after the start, ``/proc/PID/cmdline`` may still be empty (or a wrapper's, before it
+    Right after the start, its command line may still be empty (or a wrapper's, before it
     ``exec``s the real program): call this once the program answers, not before.
     """
     return identify(proc.pid) or Identity(proc.pid)
@@ -145,16 +175,27 @@ class Stopped:
 
 
 def _send(recorded: Identity, sig: int, group: bool) -> bool:
-    """Send ``sig`` if the process still matches its record; True if it was sent."""
+    """Send ``sig`` if the process still matches its record; True if it was sent.
+
+    The psutil ``Process`` is taken before the record is compared, and psutil checks again
+    that its pid was not reused before it signals: nothing slips in between.
+    """
+    try:
+        process = psutil.Process(recorded.pid)
+    except psutil.Error:
+        return False
     if mismatch(recorded):
         return False
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if group:
+    try:
+        if not group:
+            process.send_signal(sig)
+        elif process.is_running():  # psutil's own check that the pid was not reused
             os.killpg(recorded.pid, sig)
         else:
-            os.kill(recorded.pid, sig)
-        return True
-    return False
+            return False
+    except (psutil.Error, ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def send(recorded: Identity, sig: int) -> bool:
@@ -165,19 +206,33 @@ def send(recorded: Identity, sig: int) -> bool:
 def wait_gone(recorded: Identity, timeout: float, reap: Callable[[], object] | None = None) -> bool:
     """Wait up to ``timeout`` seconds for the process to end; True when it has.
 
-    Ended means no live process with that pid and start time. The command line is not asked:
-    a process that is exiting already reads an empty ``/proc/PID/cmdline`` while it still runs.
+    Ended means no live process with that pid and start time (a zombie has ended). The command
+    line is not asked: a process that is exiting already reads an empty one while it still runs.
+    Another's process: psutil's ``wait`` returns as soon as it exits. A child of this process
+    is left for its ``Popen`` (or ``reap``) to collect, with its exit code: psutil would reap it
+    itself.
     """
+    try:
+        process = psutil.Process(recorded.pid)
+        ours = process.ppid() == os.getpid()
+    except psutil.Error:
+        return True
     deadline = time.monotonic() + timeout
     while True:
         if reap is not None:
             reap()
         now = identify(recorded.pid)
-        if now is None or now.start_ticks != recorded.start_ticks:
+        if now is None or not now.started_as(recorded):
             return True
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return False
-        time.sleep(0.05)
+        if reap is not None or ours:
+            time.sleep(min(left, 0.05))
+            continue
+        # A short wait at a time: a zombie never "exits" for psutil, but identify() sees it.
+        with contextlib.suppress(psutil.TimeoutExpired):
+            process.wait(min(left, 0.2))
 
 
 def stop(

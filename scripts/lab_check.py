@@ -14,29 +14,19 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+
+from s3lab import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNEL = "python3"
 
 
 def run(path: Path, kernel: str, timeout: int) -> str:
     """Empty when ``path`` ran top to bottom, else the failing cell's error line."""
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name=kernel,
-        timeout=timeout,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     try:
-        client.execute()
-    except CellExecutionError as exc:
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        return lines[-1][:100] if lines else "a cell failed"
+        notebooks.execute(path, kernel=kernel, timeout=timeout)
+    except Exception as exc:  # a failing notebook is a row of the table, not the end
+        return notebooks.error_line(exc)[:100]
     return ""
 
 
@@ -44,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the notebooks named (default: every chapter) and print a table; 1 if any failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--kernel", default=KERNEL, help="the kernel to run them with")
+    parser.add_argument("--kernel", default=notebooks.KERNEL, help="the kernel to run them with")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)
     shown = KernelSpecManager().get_kernel_spec(args.kernel).display_name

@@ -12,19 +12,19 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+from s3lab import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def refresh(path: Path) -> None:
-    """Execute one notebook in its own folder and write it back with fresh outputs."""
-    nb = nbformat.read(path, as_version=4)
+    """Execute one notebook in its own folder and write it back with fresh outputs.
+
+    Written only when every cell ran: a failure leaves the notebook on disk as it was.
+    """
     os.environ.pop("S3LAB_BACKEND", None)
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
-    nbformat.write(nb, path)
+    nbformat.write(notebooks.execute(path), path)
     print(f"refreshed {path.relative_to(ROOT)}", file=sys.stderr)
 
 

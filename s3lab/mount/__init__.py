@@ -132,12 +132,12 @@ class Mount:
     state: str = "mounted"  # mounted or stale
     notes: list[str] = field(default_factory=list)
     # what identifies the mount program besides its pid (see s3lab.processes)
-    start_ticks: int = 0
+    since_boot: float = 0.0
     cmdline: list[str] = field(default_factory=list)
 
     def identity(self) -> processes.Identity:
         """The recorded mount program, to check before it is signalled."""
-        return processes.Identity(self.pid, self.start_ticks, tuple(self.cmdline))
+        return processes.Identity(self.pid, self.since_boot, tuple(self.cmdline))
 
     def describe(self) -> str:
         """One line for ``s3lab mount --list``."""
@@ -181,7 +181,7 @@ def _record_path(directory: str) -> Path:
 
 def _read_record(directory: str) -> Mount | None:
     try:
-        return Mount(**json.loads(_record_path(directory).read_text()))
+        return Mount(**processes.upgraded(json.loads(_record_path(directory).read_text())))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -466,7 +466,7 @@ def mount(
         log,
         # "backend:" is what the chapters' saved outputs show; it names the tool chosen.
         notes=[f"tool: {why}", *notes, *plan.notes],
-        start_ticks=identity.start_ticks,
+        since_boot=identity.since_boot,
         cmdline=list(identity.cmdline),
     )
     _record_path(target).write_text(json.dumps(asdict(record), indent=2) + "\n")

@@ -77,7 +77,7 @@ class Sandbox:
     # SeaweedFS's master (cluster status); empty for moto
     admin_url: str = ""
     # what identifies the process besides its pid (see s3lab.processes)
-    start_ticks: int = 0
+    since_boot: float = 0.0
     cmdline: list[str] = field(default_factory=list)
     # where STS requests go: moto's own endpoint, or the server sandbox's STS helper
     sts_url: str = ""
@@ -210,7 +210,7 @@ def _state_file(backend: str, home: Path | str | None) -> Path:
 def _read_state(backend: str, home: Path | str | None) -> Sandbox | None:
     path = _state_file(backend, home)
     try:
-        return Sandbox(**json.loads(path.read_text()))
+        return Sandbox(**processes.upgraded(json.loads(path.read_text())))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -337,7 +337,7 @@ def start(
         # Identified now that it answers (its command line is settled): from here on it is
         # signalled only while pid, start time and command line all match.
         identity = processes.settled(process)
-        sandbox.start_ticks, sandbox.cmdline = identity.start_ticks, list(identity.cmdline)
+        sandbox.since_boot, sandbox.cmdline = identity.since_boot, list(identity.cmdline)
         if sts is not None:
             sandbox.sts = processes.settled(sts).as_record()
         _write_state(sandbox, home)
@@ -456,7 +456,7 @@ def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sa
             port_in_use=port_in_use, timeout=timeout,
         )  # fmt: skip
         box = Sandbox("ceph", gate.identity.pid, port, gate.endpoint_url, gate.log, time.time())
-        box.start_ticks, box.cmdline = gate.identity.start_ticks, list(gate.identity.cmdline)
+        box.since_boot, box.cmdline = gate.identity.since_boot, list(gate.identity.cmdline)
         _state_file("ceph", home).write_text(json.dumps(asdict(box), indent=2) + "\n")
         return box
 

@@ -32,6 +32,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from s3lab import processes
 from s3lab.errors import NotInstalledError, SandboxError
 
@@ -197,7 +199,7 @@ def _spawn(directory: Path, name: str, argv: list[str]) -> subprocess.Popen[byte
         process = processes.spawn(command, output=out, cwd=directory)
     identity = processes.identify(process.pid) or processes.Identity(process.pid)
     if not identity.cmdline:  # not exec'd yet: the command line is what was asked for
-        identity = processes.Identity(process.pid, identity.start_ticks, tuple(command))
+        identity = processes.Identity(process.pid, identity.since_boot, tuple(command))
     records = _records(directory)
     records[name] = identity.as_record()
     (directory / "daemons.json").write_text(json.dumps(records, indent=2) + "\n")
@@ -349,9 +351,8 @@ def leftovers(directory: Path) -> list[int]:
     """Pids of live processes started with this cluster's config: none after :func:`stop`."""
     conf = str(directory / "ceph.conf")
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            identity = processes.identify(int(entry.name))
-            if identity and conf in identity.cmdline:
-                found.append(identity.pid)
+    for pid in psutil.pids():
+        identity = processes.identify(pid)
+        if identity and conf in identity.cmdline:
+            found.append(identity.pid)
     return found

@@ -196,7 +196,7 @@ def test_a_reused_pid_in_the_state_file_is_never_signalled(
         # Same again with a full record whose start time is not the stranger's.
         found = processes.identify(stranger.pid)
         assert found is not None
-        faked = {**record.__dict__, "start_ticks": found.start_ticks + 1}
+        faked = {**record.__dict__, "since_boot": found.since_boot + 1}
         state.write_text(json.dumps({**faked, "cmdline": list(found.cmdline)}))
         assert sandbox.stop("moto", home=tmp_path) == []
         assert stranger.poll() is None, "stop signalled a process it did not start"
@@ -209,14 +209,41 @@ def test_a_reused_pid_in_the_state_file_is_never_signalled(
 
 def test_a_record_identifies_its_process(tmp_path: Path) -> None:
     me = processes.identify(os.getpid())
-    assert me is not None and me.start_ticks > 0 and me.cmdline
+    assert me is not None and me.since_boot > 0 and me.cmdline
     assert processes.is_running(me)
     assert processes.Identity.from_record(me.as_record()) == me
     assert "another process" in processes.mismatch(processes.Identity(me.pid, 1, me.cmdline))
     assert "does not say" in processes.mismatch(processes.Identity(me.pid))
     assert processes.identify(2**22 + 1) is None  # beyond pid_max: never a process
-    stale = processes.stop(processes.Identity(me.pid, me.start_ticks + 1, me.cmdline))
+    stale = processes.stop(processes.Identity(me.pid, me.since_boot + 1, me.cmdline))
     assert not stale.signalled and "nothing signalled" in stale.notes[0]  # and we are alive
+
+
+def test_a_record_written_before_psutil_still_identifies_its_process() -> None:
+    """Older state files held /proc/PID/stat's start (field 22, clock ticks after boot)."""
+    me = subprocess.Popen(["sleep", "300"])
+    try:
+        for _ in range(100):  # until sleep has exec'd: its command line is then its own
+            now = processes.identify(me.pid)
+            if now and now.cmdline == ("sleep", "300"):
+                break
+            time.sleep(0.02)
+        stat = Path(f"/proc/{me.pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[22 - 3])
+        old = {"pid": me.pid, "start_ticks": ticks, "cmdline": ["sleep", "300"]}
+        assert processes.is_running(processes.Identity.from_record(old))
+        moved = {**old, "start_ticks": ticks + 100}  # one second later: another process
+        assert "another process" in processes.mismatch(processes.Identity.from_record(moved))
+        # a sandbox's state file in that format is read, and names the same process
+        box = sandbox.Sandbox("moto", me.pid, 9, "http://127.0.0.1:9", "", time.time())
+        record = {k: v for k, v in box.__dict__.items() if k != "since_boot"}
+        record.update(start_ticks=ticks, cmdline=["sleep", "300"])
+        assert processes.is_running(sandbox.Sandbox(**processes.upgraded(record)).identity())
+        assert processes.stop(processes.Identity.from_record(old)).signalled
+        assert me.wait(10) == -signal.SIGTERM
+    finally:
+        me.kill()
+        me.wait()
 
 
 def test_sandbox_knows_nothing_of_backends() -> None:

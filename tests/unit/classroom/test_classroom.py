@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lab import backends, buckets, classroom, sandbox, settings
+from s3lab import backends, buckets, classroom, notebooks, sandbox, settings
 from s3lab.buckets import names, transfer
 from s3lab.sandbox import servers
 from tests.support import ROOT, assert_one_line_error, cli
@@ -333,17 +333,14 @@ def test_the_command_the_sheet_the_book_and_the_console(
         snippet = classroom.snippet_dir(f"ca{tag}", class_home)
         assert {p.stat().st_mode & 0o777 for p in snippet.iterdir()} == {0o600}
         # a learner runs the book unchanged: their profile, S3LAB_BACKEND=class
-        import papermill
-
         monkeypatch.setenv("AWS_CONFIG_FILE", str(snippet / "config"))
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(snippet / "credentials"))
         monkeypatch.setenv("S3LAB_BACKEND", "class")
         for variable in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             monkeypatch.delenv(variable, raising=False)
-        ran = papermill.execute_notebook(
-            str(ROOT / "notebooks" / "10_first_bucket.ipynb"), str(tmp_path / "out.ipynb"),
-            cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
-        )  # fmt: skip
+        ran = notebooks.execute(
+            ROOT / "notebooks" / "10_first_bucket.ipynb", tmp_path / "out.ipynb", cwd=tmp_path
+        )
         text = json.dumps(ran["cells"])
         assert f"ca{tag}-s3lab-first-" in text and "AccessDenied" not in text
         assert "first-bucket: done -- bucket found, 2 of 2 files under data/" in text
