@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, buckets
 from s3lab.buckets import cost
 from s3lab.errors import UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +179,7 @@ def _execute(path: Path, out: Path, values: dict[str, Any]) -> None:
         nbformat.write(nb, out / path.name)
 
 
-def remove_run_buckets(client: Any, prefix: str) -> list[str]:
+def remove_run_buckets(client: S3Client, prefix: str) -> list[str]:
     """Remove, with everything in them, the buckets whose names start with ``prefix``."""
     removed = []
     for bucket in buckets.list_buckets(client):
@@ -205,7 +208,7 @@ def run(
     paths = notebooks_in(folder)
     done = Run(prefix or run_prefix(), Path(out))
     done.out.mkdir(parents=True, exist_ok=True)
-    client = buckets.client_for(chosen, profile=profile)
+    client = buckets.client_for(backends.resolve(chosen, profile=profile))
     try:
         for path in paths:
             accepted = parameters(path)

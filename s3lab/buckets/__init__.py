@@ -22,12 +22,17 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, clients
 from s3lab.buckets.names import require_valid_name, unique_name
 from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ logger = logging.getLogger(__name__)
 WORKERS = 16
 
 
-def lean_config(**overrides: Any) -> Any:
+def lean_config(**overrides: Any) -> Config:
     """A botocore Config for many small requests: a connection per worker, no extra checksums.
 
     ``when_required`` computes a checksum only where S3 demands one (DeleteObjects), which is
@@ -75,10 +80,8 @@ def _fast_timestamp(value: Any) -> _dt.datetime:
     return parse_timestamp(value)
 
 
-def client_for(
-    backend: str | None = None, *, profile: str | None = None, plain: bool = False, **kwargs: Any
-) -> Any:
-    """An S3 client tuned for bulk work on ``backend`` (default: ``$S3LAB_BACKEND``).
+def client_for(backend: backends.Backend, *, plain: bool = False, **kwargs: Any) -> S3Client:
+    """An S3 client tuned for bulk work on ``backend``, from the one factory.
 
     Lean on client CPU, which on a small machine is shared with everything else: one client
     for all threads, a connection per thread, checksums only where required, a fast timestamp
@@ -86,17 +89,13 @@ def client_for(
     requests, without boto3's file helpers (``upload_file`` and kin), and without importing
     boto3 and its transfer engine, which a command that only lists or deletes never uses.
     """
-    chosen = backends.resolve(backend, profile=profile)
-    session = chosen.botocore_session() if plain else chosen.session()
-    core = session if plain else session._session
-    factory = core.get_component("response_parser_factory")
+    session = backend.botocore_session()
+    factory = session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
     kwargs.setdefault("config", lean_config())
-    if chosen.endpoint_url:
-        kwargs.setdefault("endpoint_url", chosen.endpoint_url)
-    if plain:
-        return core.create_client("s3", **kwargs)
-    return session.client("s3", **kwargs)
+    if backend.endpoint_url:
+        kwargs.setdefault("endpoint_url", backend.endpoint_url)
+    return clients.client(session, "s3", helpers=not plain, **kwargs)
 
 
 # --- make ----------------------------------------------------------------------------------------
@@ -115,7 +114,7 @@ def default_owner() -> str:
 
 
 def make_bucket(
-    client: Any,
+    client: S3Client,
     name: str,
     region: str | None = None,
     *,
@@ -180,7 +179,7 @@ def make_bucket(
     return name
 
 
-def _made_before(client: Any, name: str) -> bool:
+def _made_before(client: S3Client, name: str) -> bool:
     """True when ``name`` is older than a minute: it existed before this ``make``.
 
     AWS's us-east-1 answers 200 when you create a bucket you already own, so the answer alone
@@ -193,7 +192,7 @@ def _made_before(client: Any, name: str) -> bool:
     return False
 
 
-def bucket_tags(client: Any, name: str) -> dict[str, str]:
+def bucket_tags(client: S3Client, name: str) -> dict[str, str]:
     """The bucket's tags as a dict; empty when it has none (S3 answers NoSuchTagSet)."""
     from botocore.exceptions import ClientError
 
@@ -218,7 +217,7 @@ class ObjectInfo:
     modified: _dt.datetime | None = None
 
 
-def list_buckets(client: Any) -> list[dict[str, Any]]:
+def list_buckets(client: S3Client) -> list[dict[str, Any]]:
     """Your buckets: ``{"name", "created"}`` for each, sorted by name."""
     try:
         buckets = client.list_buckets().get("Buckets", [])
@@ -230,7 +229,7 @@ def list_buckets(client: Any) -> list[dict[str, Any]]:
     )
 
 
-def iter_objects(client: Any, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+def iter_objects(client: S3Client, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
     """Every object under ``prefix``, page by page (1,000 keys a request, as S3 sends them)."""
     paginator = client.get_paginator("list_objects_v2")
     try:
@@ -251,7 +250,7 @@ class Usage:
     uploads: int = 0  # unfinished multipart uploads
 
 
-def usage(client: Any, bucket: str, prefix: str = "") -> Usage:
+def usage(client: S3Client, bucket: str, prefix: str = "") -> Usage:
     """Count the objects and bytes under ``prefix`` (one listing request per 1,000 objects)."""
     result = Usage()
     for item in iter_objects(client, bucket, prefix):
@@ -260,7 +259,7 @@ def usage(client: Any, bucket: str, prefix: str = "") -> Usage:
     return result
 
 
-def bucket_region(client: Any, bucket: str) -> str:
+def bucket_region(client: S3Client, bucket: str) -> str:
     """The bucket's region (GetBucketLocation answers None for us-east-1)."""
     try:
         location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
@@ -320,7 +319,7 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word}" if number == 1 else f"{number} {word}s"
 
 
-def _versioned(client: Any, bucket: str) -> bool:
+def _versioned(client: S3Client, bucket: str) -> bool:
     """Whether versioning was ever turned on (then old versions and delete markers may hide)."""
     try:
         status = client.get_bucket_versioning(Bucket=bucket).get("Status")
@@ -331,14 +330,16 @@ def _versioned(client: Any, bucket: str) -> bool:
     return status in ("Enabled", "Suspended")
 
 
-def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Iterator[list[dict]]:
+def _batches(
+    client: S3Client, bucket: str, versioned: bool, removal: Removal
+) -> Iterator[list[ObjectIdentifierTypeDef]]:
     """Lists of up to 1,000 ``{"Key", "VersionId"}`` to delete, one page at a time."""
     if versioned:
         pages = client.get_paginator("list_object_versions").paginate(
             Bucket=bucket, PaginationConfig={"PageSize": BATCH}
         )
         for page in pages:
-            batch = []
+            batch: list[ObjectIdentifierTypeDef] = []
             for version in page.get("Versions", []):
                 batch.append({"Key": version["Key"], "VersionId": version["VersionId"]})
                 removal.bytes += int(version.get("Size", 0))
@@ -348,11 +349,11 @@ def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Ite
             for start in range(0, len(batch), BATCH):
                 yield batch[start : start + BATCH]
     else:
-        pages = client.get_paginator("list_objects_v2").paginate(
+        listed = client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, PaginationConfig={"PageSize": BATCH}
         )
-        for page in pages:
-            contents = page.get("Contents", [])
+        for listing in listed:
+            contents = listing.get("Contents", [])
             removal.bytes += sum(int(item["Size"]) for item in contents)
             if contents:
                 yield [{"Key": item["Key"]} for item in contents]
@@ -360,10 +361,10 @@ def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Ite
 
 #: A hook for tests: called before every DeleteObjects request with its keys. Raising from it
 #: simulates an interruption (Ctrl-C, a lost connection) half-way through a removal.
-before_batch: Callable[[list[dict]], None] | None = None
+before_batch: Callable[[list[ObjectIdentifierTypeDef]], None] | None = None
 
 
-def _delete_batch(client: Any, bucket: str, batch: list[dict]) -> int:
+def _delete_batch(client: S3Client, bucket: str, batch: list[ObjectIdentifierTypeDef]) -> int:
     if before_batch is not None:
         before_batch(batch)
     response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
@@ -382,7 +383,7 @@ def _delete_batch(client: Any, bucket: str, batch: list[dict]) -> int:
 
 
 def empty_bucket(
-    client: Any, bucket: str, *, dry_run: bool = False, workers: int = WORKERS
+    client: S3Client, bucket: str, *, dry_run: bool = False, workers: int = WORKERS
 ) -> Removal:
     """Delete everything in ``bucket``: objects, versions, delete markers, unfinished uploads.
 
@@ -433,7 +434,7 @@ def empty_bucket(
 
 
 def remove_bucket(
-    client: Any, bucket: str, *, force: bool = False, dry_run: bool = False
+    client: S3Client, bucket: str, *, force: bool = False, dry_run: bool = False
 ) -> Removal:
     """Remove ``bucket``; with ``force``, first everything in it (see :func:`empty_bucket`).
 
@@ -502,7 +503,7 @@ def _created(tags: dict[str, str], fallback: Any) -> _dt.datetime | None:
 
 
 def cleanup_candidates(
-    client: Any, *, owner: str | None = None, older_than: str | None = None
+    client: S3Client, *, owner: str | None = None, older_than: str | None = None
 ) -> list[Candidate]:
     """Buckets tagged ``made-by=s3lab`` (and ``owner``, and older than ``older_than``).
 
@@ -526,7 +527,7 @@ def cleanup_candidates(
 
 
 def cleanup(
-    client: Any,
+    client: S3Client,
     *,
     owner: str | None = None,
     older_than: str | None = None,

@@ -31,13 +31,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, buckets, checks, clients, sandbox, settings
 from s3lab.buckets import names
 from s3lab.configure import awsfiles
 from s3lab.errors import SandboxError, UsageError
 from s3lab.sandbox import servers
+
+if TYPE_CHECKING:
+    import botocore.session
+    from mypy_boto3_s3 import S3Client
 
 INSTRUCTOR_PROFILE = "s3lab-instructor"
 LOOPBACK = "127.0.0.1"
@@ -227,12 +231,17 @@ def _apply(room: Classroom | None, home: Path | str | None, *, closed: bool = Fa
     sandbox.reload_identities(home)
 
 
-_SESSION: list[Any] = []  # one botocore session for every key: its service model loads once
+_SESSION: list[botocore.session.Session] = []  # one for every key: its service model loads once
 _SESSION_LOCK = threading.Lock()
 
 
-def client(room: Classroom, who: str = "instructor") -> Any:
-    """An S3 client on the class's server with the instructor's key, or a learner's."""
+def client(room: Classroom, who: str = "instructor") -> S3Client:
+    """An S3 client on the class's server with the instructor's key, or a learner's.
+
+    Raises:
+        UsageError: ``who`` is not in the class.
+
+    """
     if who == "instructor":
         keys = (room.instructor_key, room.instructor_secret)
     else:
@@ -243,13 +252,14 @@ def client(room: Classroom, who: str = "instructor") -> Any:
     endpoint = room.endpoint_url.replace(f"//{room.host}:", f"//{LOOPBACK}:")
     with _SESSION_LOCK:  # a botocore session makes clients one at a time
         if not _SESSION:
-            _SESSION.append(sandbox.session())
-        return _SESSION[0].client(
+            _SESSION.append(sandbox.botocore_session())
+        return clients.client(
+            _SESSION[0],
             "s3",
+            helpers=False,  # one session for every client: boto3's handlers would pile up on it
             endpoint_url=endpoint,
             aws_access_key_id=keys[0],
             aws_secret_access_key=keys[1],
-            config=clients.client_config(),
         )
 
 

@@ -38,8 +38,11 @@ from s3lab.configure.awsfiles import (
 )
 from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import UsageError, translate
+from s3lab.settings import ENDPOINT_VARIABLES, first_set
 
 if TYPE_CHECKING:
+    import botocore.session
+
     from s3lab.sandbox import Sandbox
 
 KOPAH_ENDPOINT = "https://s3.kopah.uw.edu"
@@ -504,23 +507,23 @@ def list_settings(profile: str | None = None) -> list[Setting]:
         rows.append(Setting("access_key", mask(creds.access_key), creds.method, where))
         rows.append(Setting("secret_key", mask(creds.secret_key), creds.method, where))
     rows.append(_setting_row(session, "region", ("AWS_DEFAULT_REGION",), profile))
-    rows.append(
-        _setting_row(session, "endpoint_url", ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), profile)
-    )
+    rows.append(_setting_row(session, "endpoint_url", ENDPOINT_VARIABLES, profile))
     return rows
 
 
-def _setting_row(session: Any, name: str, env: tuple[str, ...], profile: str | None) -> Setting:
-    for variable in env:
-        if os.environ.get(variable):
-            return Setting(name, os.environ[variable], "env", variable)
+def _setting_row(
+    session: botocore.session.Session, name: str, env: tuple[str, ...], profile: str | None
+) -> Setting:
+    found = first_set(env)
+    if found:
+        return Setting(name, found[1], "env", found[0])
     value = session.get_scoped_config().get(name) if _profile_exists(session) else None
     if value:
         return Setting(name, str(value), "config-file", str(config_path()))
     return Setting(name, "<not set>", "None", "None")
 
 
-def _profile_exists(session: Any) -> bool:
+def _profile_exists(session: botocore.session.Session) -> bool:
     from botocore.exceptions import ProfileNotFound
 
     try:

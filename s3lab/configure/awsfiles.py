@@ -20,9 +20,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import botocore.session
 
 _HEADER = re.compile(r"^\s*\[([^\]]*)\]")
 _KEY_LINE = re.compile(r"^([^\s=:#;][^=:]*?)\s*[=:]")
@@ -67,14 +70,15 @@ def read_profiles(path: Path, *, config: bool) -> dict[str, dict[str, Any]]:
     return raw
 
 
-def session_for(profile: str | None) -> Any:
+def session_for(profile: str | None) -> botocore.session.Session:
     """A botocore session for ``profile`` (None: AWS_PROFILE or default), quick off EC2.
 
-    botocore would otherwise wait seconds for the instance metadata service on a laptop.
+    botocore would otherwise wait seconds for the instance metadata service on a laptop. It
+    shares the process's parsed service models (:func:`s3lab.clients.botocore_session`).
     """
-    import botocore.session
+    from s3lab import clients
 
-    session = botocore.session.Session(profile=profile)
+    session = clients.botocore_session(profile=profile)
     session.set_config_variable("metadata_service_timeout", 1)
     session.set_config_variable("metadata_service_num_attempts", 1)
     return session

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import backends, processes, settings
+from s3lab import backends, clients, processes, settings
 from s3lab.errors import (
     AWS_ERRORS,
     MountError,
@@ -58,28 +58,30 @@ _SIGNATURES["s3fs"] = ("s3fs", "fuse.s3fs")
 
 
 def connection(
-    lab: Any = None,
+    lab: backends.Backend | None = None,
     *,
     profile: str | None = None,
     endpoint_url: str | None = None,
     path_style: bool | None = None,
 ) -> Connection:
-    """Work out endpoint, region and credentials from the backend switch (or ``lab``).
+    """Work out endpoint, region and credentials from ``lab`` (default: the current backend).
 
-    A custom endpoint (the sandbox, Kopah) defaults to path-style addressing, which every
-    S3-compatible server accepts; AWS keeps virtual-hosted style.
+    The current backend is :func:`s3lab.use`'s, else the environment's; a ``profile`` with no
+    ``lab`` resolves one for that profile. A custom endpoint (the sandbox, Kopah) defaults to
+    path-style addressing, which every S3-compatible server accepts; AWS keeps virtual-hosted.
+
+    Raises:
+        UsageError, SandboxError: no ``lab`` was given, and the current backend cannot be had.
+
     """
-    backend = lab if isinstance(lab, backends.Backend) else backends.resolve(lab, profile=profile)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
-    # The same clean-up as backends.use(): a sandbox's variables must not follow a mount to AWS,
-    # and a profile or token must not mix with the sandbox's keys.
-    backends.clear_for(backend, env)
-    env.update(backend.env)
-    session = backend.session()
-    region = session.region_name or env.get("AWS_REGION") or "us-east-1"
+    backend = lab or (backends.resolve(profile=profile) if profile else backends.current())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}  # and the lab's:
+    backends.export(backend, env)
+    session = backend.botocore_session()
+    region = session.get_config_variable("region") or env.get("AWS_REGION") or "us-east-1"
     endpoint = endpoint_url or backend.endpoint_url
     if not endpoint and not backend.is_sandbox:
-        configured = session.client("s3").meta.endpoint_url
+        configured = clients.client(session, "s3", helpers=False).meta.endpoint_url
         if configured and "amazonaws.com" not in configured:
             endpoint = configured  # an endpoint_url in the profile (Kopah)
     if path_style is None:
@@ -412,7 +414,7 @@ def mount(
     gid: int | None = None,
     allow_other: bool = False,
     metadata_ttl: int | None = None,
-    lab: Any = None,
+    lab: backends.Backend | None = None,
     timeout: float = 30.0,
 ) -> Mount:
     """Mount ``bucket`` on ``directory`` and return once the folder really shows the bucket.

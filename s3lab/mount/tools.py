@@ -16,11 +16,16 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab.clients import patience
 from s3lab.errors import CredentialsError, NotInstalledError
 from s3lab.mount.semantics import TOOLS, check_tool
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from s3lab.backends import Backend
 
 PROGRAMS = {"mountpoint": "mount-s3", "rclone": "rclone", "s3fs": "s3fs"}
 INSTALL_HINTS = {
@@ -76,9 +81,9 @@ class Connection:
     region: str
     profile: str | None
     path_style: bool
-    backend: Any = None  # the s3lab Backend it came from
+    backend: Backend  # where it came from: the same credentials
 
-    def client(self) -> Any:
+    def client(self) -> S3Client:
         """A boto3 client for the same endpoint and credentials as the mount."""
         kwargs: dict[str, Any] = {"region_name": self.region}
         if self.endpoint_url:
@@ -222,7 +227,7 @@ def _s3fs_ttl(opts: dict[str, Any]) -> list[str]:
 def _s3fs_plan(
     program: str, bucket: str, target: str, conn: Connection, opts: dict[str, Any]
 ) -> MountPlan:
-    credentials = conn.backend.session().get_credentials()
+    credentials = conn.backend.botocore_session().get_credentials()
     if credentials is None:
         raise CredentialsError(
             "no AWS credentials were found for s3fs",
