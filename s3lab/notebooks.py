@@ -140,7 +140,7 @@ def most_it_could_cost(count: int) -> float:
     minutes).
     """
     storage, _ = cost.monthly_cost(count * MAX_BYTES_PER_NOTEBOOK)
-    per_request = cost.PRICES["usd_per_1000_requests"]["put"] / 1000
+    per_request = float(cost.PRICES["usd_per_1000_requests"]["put"]) / 1000
     requests = count * MAX_REQUESTS_PER_NOTEBOOK * per_request
     return storage + requests
 

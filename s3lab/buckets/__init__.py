@@ -187,7 +187,7 @@ def _made_before(client: S3Client, name: str) -> bool:
     """
     for row in list_buckets(client):
         if row["name"] == name and row["created"] is not None:
-            age = _dt.datetime.now(_dt.UTC) - row["created"]
+            age: _dt.timedelta = _dt.datetime.now(_dt.UTC) - row["created"]
             return age > _dt.timedelta(minutes=1)
     return False
 

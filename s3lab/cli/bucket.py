@@ -196,7 +196,7 @@ def _bucket_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bucket(sub: argparse._SubParsersAction) -> None:
+def add_bucket(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab bucket`` job and its verbs to the parser."""
     job = add_job(
         sub,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from s3lab.cli.common import add_backend, add_job, resolved
+from s3lab.cli.common import Parser, add_backend, add_job, resolved
 from s3lab.errors import UsageError
 
 
@@ -24,7 +24,7 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if result.done else 1
 
 
-def add_check(sub: argparse._SubParsersAction) -> None:
+def add_check(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab check`` job to the parser."""
     job = add_job(
         sub,

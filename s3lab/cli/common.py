@@ -35,7 +35,9 @@ def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def add_job(sub: argparse._SubParsersAction, name: str, help_: str, description: str) -> Parser:
+def add_job(
+    sub: argparse._SubParsersAction[Parser], name: str, help_: str, description: str
+) -> Parser:
     """One job (`s3lab NAME`) with its help; its verbs are added by the caller."""
     return sub.add_parser(name, help=help_, description=description, formatter_class=formatter)
 

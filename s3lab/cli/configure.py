@@ -96,7 +96,7 @@ def _ask(prompt: str) -> str:
     return line.rstrip("\n")
 
 
-def add_configure(sub: argparse._SubParsersAction) -> None:
+def add_configure(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab configure`` job and its verbs to the parser."""
     job = add_job(
         sub,
@@ -146,7 +146,7 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def add_doctor(sub: argparse._SubParsersAction) -> None:
+def add_doctor(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab doctor`` job and its verbs to the parser."""
     from s3lab import backends
 

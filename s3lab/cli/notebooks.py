@@ -56,7 +56,7 @@ def _notebooks_run(args: argparse.Namespace) -> int:
     return 0 if done.ok else 1
 
 
-def add_notebooks(sub: argparse._SubParsersAction) -> None:
+def add_notebooks(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab notebooks`` job and its verbs to the parser."""
     job = add_job(
         sub,

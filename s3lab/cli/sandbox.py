@@ -73,7 +73,7 @@ def _sandbox_run(args: argparse.Namespace) -> int:
                 sandbox.stop(name)
 
 
-def add_sandbox(sub: argparse._SubParsersAction) -> None:
+def add_sandbox(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab sandbox`` job and its verbs to the parser."""
     job = add_job(
         sub,
