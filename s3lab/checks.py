@@ -95,7 +95,11 @@ class CheckResult:
 
 
 def find(exercise_id: str) -> Exercise:
-    """The registered exercise, or a one-line error that lists the known ids."""
+    """The registered exercise, or a one-line error that lists the known ids.
+
+    Raises:
+        UsageError: no exercise has that id.
+    """
     try:
         return EXERCISES[exercise_id]
     except KeyError:

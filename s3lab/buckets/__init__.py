@@ -30,7 +30,6 @@ from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
 
 if TYPE_CHECKING:
-    from botocore.config import Config
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
@@ -39,63 +38,21 @@ logger = logging.getLogger(__name__)
 # --- clients -------------------------------------------------------------------------------------
 
 #: Threads for parallel requests. Requests are small and mostly waiting, so more threads than
-#: cores pays off; more than the connection pool would only queue.
-WORKERS = 16
-
-
-def lean_config(**overrides: Any) -> Config:
-    """A botocore Config for many small requests: a connection per worker, no extra checksums.
-
-    ``when_required`` computes a checksum only where S3 demands one (DeleteObjects), which is
-    also what S3-compatible stores such as Ceph need. Timeouts and retries are s3lab's one
-    setting (:func:`s3lab.clients.client_config`).
-    """
-    settings: dict[str, Any] = {
-        "max_pool_connections": WORKERS * 2,
-        "request_checksum_calculation": "when_required",
-        "response_checksum_validation": "when_required",
-        # s3lab builds its requests itself; validating 1,000-key DeleteObjects in Python is
-        # measurable CPU for nothing.
-        "parameter_validation": False,
-    }
-    settings.update(overrides)
-    return clients.client_config(**settings)
-
-
-def _fast_timestamp(value: Any) -> _dt.datetime:
-    """Parse S3's ISO timestamps with the standard library.
-
-    dateutil (botocore's default) costs tens of microseconds each, which adds up to a
-    noticeable share of listing 10,000 keys.
-    """
-    from botocore.utils import parse_timestamp
-
-    if isinstance(value, str):
-        try:
-            moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return parse_timestamp(value)
-        if moment.tzinfo is not None:
-            return moment
-    return parse_timestamp(value)
+#: cores pays off; more than the connection pool (:data:`s3lab.clients.BULK_CONNECTIONS`) would
+#: only queue.
+WORKERS = clients.BULK_CONNECTIONS // 2
 
 
 def client_for(backend: backends.Backend, *, plain: bool = False, **kwargs: Any) -> S3Client:
-    """An S3 client tuned for bulk work on ``backend``, from the one factory.
+    """An S3 client tuned for bulk work on ``backend``: :func:`s3lab.clients.bulk_client`.
 
-    Lean on client CPU, which on a small machine is shared with everything else: one client
-    for all threads, a connection per thread, checksums only where required, a fast timestamp
-    parser (see :func:`lean_config`). ``plain=True`` makes it with botocore alone: the same
-    requests, without boto3's file helpers (``upload_file`` and kin), and without importing
-    boto3 and its transfer engine, which a command that only lists or deletes never uses.
+    ``plain=True`` makes it with botocore alone: the same requests, without boto3's file
+    helpers (``upload_file`` and kin), and without importing boto3 and its transfer engine,
+    which a command that only lists or deletes never uses.
     """
-    session = backend.botocore_session()
-    factory = session.get_component("response_parser_factory")
-    factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
-    kwargs.setdefault("config", lean_config())
     if backend.endpoint_url:
         kwargs.setdefault("endpoint_url", backend.endpoint_url)
-    return clients.client(session, "s3", helpers=not plain, **kwargs)
+    return clients.bulk_client(backend.botocore_session(), helpers=not plain, **kwargs)
 
 
 # --- make ----------------------------------------------------------------------------------------
@@ -129,6 +86,9 @@ def make_bucket(
 
     The tags (``made-by=s3lab``, ``owner``, ``created``) are how :func:`cleanup` tells the
     buckets s3lab made from everything else in the account. Existing tags are kept.
+
+    Raises:
+        BucketError: another account owns the name (the fix offers a new one).
     """
     from botocore.exceptions import ClientError
 
@@ -278,7 +238,11 @@ def human_size(size: float) -> str:
 
 
 def split_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` (or a bare bucket name) into ``("bucket", "some/key")``."""
+    """``s3://bucket/some/key`` (or a bare bucket name) into ``("bucket", "some/key")``.
+
+    Raises:
+        UsageError: ``url`` names no bucket.
+    """
     rest = url[5:] if url.startswith("s3://") else url
     bucket, _, key = rest.partition("/")
     if not bucket:
@@ -440,6 +404,9 @@ def remove_bucket(
 
     Without ``force`` a bucket that holds objects is refused with how many and how big, before
     anything is deleted.
+
+    Raises:
+        BucketError: the bucket is not empty and ``force`` is not set.
     """
     from botocore.exceptions import ClientError
 
@@ -474,7 +441,11 @@ def remove_bucket(
 
 
 def parse_age(text: str) -> _dt.timedelta:
-    """``90m``, ``12h``, ``1d``, ``2w`` into a timedelta."""
+    """``90m``, ``12h``, ``1d``, ``2w`` into a timedelta.
+
+    Raises:
+        UsageError: ``text`` is not an age such as 90m, 12h, 1d or 2w.
+    """
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", text)
     if not match:
         raise UsageError(f"cannot read the age {text!r}", "write it like 90m, 12h, 1d or 2w")
@@ -538,6 +509,9 @@ def cleanup(
 
     ``report`` is called with one line per bucket, as it is removed (the command prints them);
     without it the lines go to the log.
+
+    Raises:
+        UsageError: neither ``owner`` nor ``older_than`` says which buckets.
     """
     report = report or logger.info
     if owner is None and older_than is None:

@@ -78,6 +78,9 @@ def sync(
     """Copy only what is missing or different, in whichever direction the ``s3://`` side says.
 
     Safe to interrupt: run it again and it continues where it stopped.
+
+    Raises:
+        UsageError: not one local folder and one ``s3://`` location.
     """
     up = str(target).startswith("s3://")
     if up == str(source).startswith("s3://"):
@@ -137,6 +140,9 @@ def plan_upload(
 
     Comparing sizes (and that the object is newer than the file) is what ``aws s3 sync`` does
     too; it is what makes a rerun after an interruption copy only what is missing.
+
+    Raises:
+        UsageError: ``source`` does not exist.
     """
     bucket, prefix = split_url(url)
     path = Path(_not_empty(source, "source"))
@@ -176,7 +182,11 @@ def _not_older(modified: _dt.datetime | None, mtime: float) -> bool:
 def plan_download(
     client: S3Client, url: str, target: str | Path, *, only_changed: bool
 ) -> TransferPlan:
-    """Pair keys under ``url`` with local paths under ``target`` (or the one file ``target``)."""
+    """Pair keys under ``url`` with local paths under ``target`` (or the one file ``target``).
+
+    Raises:
+        BucketError: nothing is stored under the URL.
+    """
     bucket, prefix = split_url(url)
     plan = TransferPlan("down", bucket=bucket)
     base = Path(_not_empty(target, "target"))
@@ -212,6 +222,9 @@ def run_plan(
     is recorded in S3LAB_HOME while it runs: if it fails (or the process dies), the next run
     aborts its multipart upload first, so none stays open (and billed) on the server. A copy
     that makes no progress for :func:`clients.stall_seconds` is given up as stalled.
+
+    Raises:
+        Interrupted: Ctrl-C; the message says what was copied and what was not.
     """
     if not plan.pairs:
         return 0
@@ -409,6 +422,9 @@ def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
     """A transfer manager for ``client``: the CRT one when possible, else boto3's classic one.
 
     ``engine`` is ``auto`` (CRT if installed), ``crt`` or ``classic``.
+
+    Raises:
+        UsageError: ``engine`` is unknown, or ``crt`` is asked for and missing.
     """
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 

@@ -170,7 +170,11 @@ def snippet_dir(name: str, home: Path | str | None = None) -> Path:
 
 
 def load(home: Path | str | None = None) -> Classroom:
-    """The class recorded here, or a UsageError saying how to start one."""
+    """The class recorded here, or a UsageError saying how to start one.
+
+    Raises:
+        UsageError: no class is set up here.
+    """
     try:
         raw = json.loads((class_dir(home) / "class.json").read_text())
         raw["learners"] = [Learner(**item) for item in raw["learners"]]
@@ -404,7 +408,11 @@ def _uninstall(seat: Learner) -> None:
 def start(
     roster: list[str], *, host: str | None = None, home: Path | str | None = None
 ) -> Classroom:
-    """Start serving a class: the server sandbox, an identity per learner, their snippets."""
+    """Start serving a class: the server sandbox, an identity per learner, their snippets.
+
+    Raises:
+        UsageError: a class is set up already, or ``host`` is not an address.
+    """
     roster = check_roster(roster)
     if (class_dir(home) / "class.json").exists():
         raise UsageError(
@@ -476,7 +484,11 @@ def status(home: Path | str | None = None) -> list[Seat]:
 
 
 def check(exercise: str, home: Path | str | None = None) -> list[checks.CheckResult]:
-    """Run ``exercise``'s self-check for every learner, with the instructor's key."""
+    """Run ``exercise``'s self-check for every learner, with the instructor's key.
+
+    Raises:
+        UsageError: the exercise checks files on the learner's own machine.
+    """
     room = load(home)
     if checks.find(exercise).local:
         raise UsageError(
@@ -512,6 +524,9 @@ def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned
 
     A bucket is the class's when its name starts with ``<learner>-`` for a learner of the class:
     the only buckets their keys could make. Nothing else is touched.
+
+    Raises:
+        SandboxError: the server sandbox is not running.
     """
     room = load(home)
     if not sandbox.running("server", home, thorough=False):

@@ -151,7 +151,11 @@ def check_output(value: str) -> str:
 
 
 def check_endpoint_url(value: str) -> str:
-    """An http(s) URL with a host; a bare host name gets "did you mean https://..."."""
+    """An http(s) URL with a host; a bare host name gets "did you mean https://...".
+
+    Raises:
+        UsageError: ``value`` is not an http(s) URL of a host, or has a path.
+    """
     parts = urlsplit(value.strip())
     if parts.scheme in ("http", "https") and parts.hostname and parts.path.strip("/"):
         base = f"{parts.scheme}://{parts.netloc}"
@@ -210,6 +214,10 @@ def configure(
     Everything is checked before anything is written, so a refused value leaves both files
     byte for byte as they were. A new access key without a session token removes an old
     token from the profile: a stale token with a new key is rejected by AWS.
+
+    Raises:
+        UsageError: a value is not valid, a key comes without its secret, or there is nothing to
+            write.
     """
     check_profile_name(profile)
     if (access_key_id is None) != (secret_access_key is None):
@@ -352,6 +360,9 @@ def configure_s3cmd(
 
     The file holds the keys, so it is private (0600) and refused inside a git work tree.
     A profile with no ``endpoint_url`` goes to AWS (``s3.amazonaws.com``).
+
+    Raises:
+        UsageError: the profile has no keys.
     """
     target = Path(path).expanduser() if path else s3cmd_path()
     if backend:

@@ -53,6 +53,9 @@ def read_profiles(path: Path, *, config: bool) -> dict[str, dict[str, Any]]:
     The credentials file names sections ``[name]``; the config file ``[profile name]`` (and
     ``[default]``). botocore's ``build_profile_map`` knows the config dialect; for the
     credentials file every section is a profile.
+
+    Raises:
+        ConfigError: the file is not a valid AWS ini file.
     """
     from botocore import configloader, exceptions
 
@@ -246,7 +249,11 @@ def git_work_tree(path: Path) -> Path | None:
 
 
 def guard_git(path: Path, *, force: bool = False) -> None:
-    """Refuse to put keys where ``git add .`` would pick them up and a push would publish them."""
+    """Refuse to put keys where ``git add .`` would pick them up and a push would publish them.
+
+    Raises:
+        ConfigError: ``path`` is inside a git work tree and ``force`` is not set.
+    """
     top = git_work_tree(path)
     if top is not None and not force:
         raise ConfigError(

@@ -130,7 +130,11 @@ def sandbox_dir(home: Path | str | None = None) -> Path:
 
 
 def check_sandbox(backend: str) -> str:
-    """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices."""
+    """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices.
+
+    Raises:
+        UsageError: ``backend`` is not a sandbox.
+    """
     if backend not in KINDS:
         raise UsageError(
             f"unknown sandbox backend {backend!r}",
@@ -279,6 +283,10 @@ def start(
     Idempotent: when a healthy server is already recorded, it is returned as it is. A recorded
     server that died or stopped answering is stopped and replaced, on the ports it had when they
     are still free.
+
+    Raises:
+        UsageError: ``port`` is not a TCP port, or is in use.
+        SandboxError: the server did not start or answer in time.
     """
     check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
