@@ -53,7 +53,6 @@ def check_backend(name: str) -> str:
 
     Raises:
         UsageError: ``name`` is not one of :data:`BACKENDS`.
-
     """
     cleaned = name.strip().lower()
     if cleaned in BACKENDS:
@@ -74,7 +73,6 @@ def _chosen(name: str | None, default: str | None, *, sandboxes_only: bool = Fal
 
     Raises:
         UsageError: the name passed, or the one in the environment, is not a backend.
-
     """
     wanted = name or settings.read().backend
     chosen = check_backend(wanted) if wanted else None
@@ -189,7 +187,6 @@ def resolve(
     Raises:
         UsageError: the name is not a backend.
         SandboxError: the sandbox named is not running.
-
     """
     chosen = _chosen(name, default) or default
     if chosen in sandbox.KINDS:
@@ -210,7 +207,6 @@ def running_sandbox(name: str | None = None, *, home: Path | str | None = None) 
     Raises:
         UsageError: the name is not a sandbox, or two sandboxes run and none is named.
         SandboxError: the sandbox named is not running, or none is.
-
     """
     return sandbox.pick(_chosen(name, None, sandboxes_only=True), home=home)
 
@@ -244,7 +240,6 @@ def use(
     Raises:
         UsageError: the name is not a backend.
         SandboxError: the sandbox named is not running.
-
     """
     if isinstance(name, Backend):
         backend = name
@@ -261,7 +256,6 @@ def current() -> Backend:
     Raises:
         UsageError: nothing was used and the environment names no backend s3lab knows.
         SandboxError: nothing was used and the sandbox the environment names is not running.
-
     """
     return _USED[0] if _USED else resolve()
 
@@ -275,7 +269,6 @@ def learner(backend: Backend | None = None) -> str | None:
 
     Raises:
         UsageError: the environment names no backend s3lab knows.
-
     """
     from s3lab.configure import awsfiles
 
@@ -323,7 +316,6 @@ def rehearse(backend: str | None = None) -> Rehearsal:
     Raises:
         UsageError: the name passed, or the environment's, is not a backend.
         SandboxError: the sandbox needed could not be started.
-
     """
     from s3lab.sandbox import ceph
 

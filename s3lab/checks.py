@@ -151,7 +151,6 @@ def check(
     Raises:
         UsageError: no exercise has that name.
         SandboxError: no client was given and the current backend's sandbox is not running.
-
     """
     found = find(exercise)
     learner = learner if learner is not None else backends.learner()  # a class's learner profile

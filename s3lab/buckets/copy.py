@@ -277,7 +277,6 @@ def client(backend: str | None = None, profile: str | None = None) -> S3Client:
     Raises:
         UsageError: the side names neither a backend nor a profile, or the backend is unknown.
         SandboxError: the sandbox named is not running.
-
     """
     from s3lab import backends, buckets
     from s3lab.configure import awsfiles

@@ -244,7 +244,6 @@ def client(room: Classroom, who: str = "instructor") -> S3Client:
 
     Raises:
         UsageError: ``who`` is not in the class.
-
     """
     if who == "instructor":
         keys = (room.instructor_key, room.instructor_secret)

@@ -63,7 +63,6 @@ def resolved(args: argparse.Namespace, **kwargs: Any) -> Backend:
     Raises:
         UsageError: the backend named (or ``$S3LAB_BACKEND``) is not one s3lab knows.
         SandboxError: the sandbox named is not running.
-
     """
     from s3lab import backends  # here: `--help` imports none of the library
 

@@ -116,7 +116,6 @@ def connection(
 
     Raises:
         UsageError, SandboxError: no ``lab`` was given, and the current backend cannot be had.
-
     """
     backend = lab or (backends.resolve(profile=profile) if profile else backends.current())
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}  # and the lab's:

@@ -521,7 +521,6 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
     Raises:
         SandboxError: the sandbox named is not running, or none is.
         UsageError: ``backend`` is not a sandbox, or two run and none is named.
-
     """
     if backend is not None:
         found = running(check_sandbox(backend), home, thorough=False)
