@@ -19,15 +19,21 @@ from s3lab.errors import UsageError
 
 @pytest.fixture(autouse=True)
 def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No switch set, private AWS files, and nothing remembered from another test."""
+    """No switch set, private AWS files, and nothing remembered from another test.
+
+    use() writes os.environ: the whole environment is put back after, not only the variables
+    monkeypatch touched (it restores none it found unset), so no later test is sent to Kopah.
+    """
+    environment, used = dict(os.environ), list(backends._USED)
     for variable in ("S3LAB_BACKEND", "S3LAB_PROFILE", "AWS_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    saved = list(backends._USED)
     backends._USED.clear()
     yield
-    backends._USED[:] = saved
+    os.environ.clear()
+    os.environ.update(environment)
+    backends._USED[:] = used
 
 
 def test_the_name_passed_wins_then_the_environment_then_the_default(
