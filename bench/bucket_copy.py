@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from s3lab import buckets, configure, sandbox  # noqa: E402
+from s3lab import backends, buckets, configure, sandbox  # noqa: E402
 from s3lab.sandbox import ceph  # noqa: E402
 
 
@@ -87,7 +87,8 @@ def measure(
         configure.configure_sandbox("server", profile="from")
         configure.configure_sandbox(target, profile="to")
         configure.configure_s3cmd(backend=target, path=scratch / "s3cfg")
-        source, dest = buckets.client_for("server"), buckets.client_for(target)
+        source = buckets.client_for(backends.resolve("server"))
+        dest = buckets.client_for(backends.resolve(target))
         source.create_bucket(Bucket="bench-source")
         body = os.urandom(4096)
         with ThreadPoolExecutor(16) as pool:

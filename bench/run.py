@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import big, bucket_copy, mounts, report  # noqa: E402
-from s3lab import buckets, sandbox  # noqa: E402
+from s3lab import backends, buckets, sandbox  # noqa: E402
 from s3lab.buckets import names, transfer  # noqa: E402
 
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     env = command_env(box)
     os.environ.update(box.env())
     made: list[str] = []
-    client = buckets.client_for("server")
+    client = buckets.client_for(backends.resolve("server"))
     try:
         bare = bare_client(box)
         fill_folder = make_files(work / "fill", objects, 16)

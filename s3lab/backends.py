@@ -4,17 +4,21 @@ A *backend* is only ever that: where requests go (``moto``, ``server``, ``ceph``
 ``kopah`` or ``class``). ``ceph`` is the opt-in sandbox that rehearses Kopah on Ceph itself (root
 only). ``class`` is a learner's seat in a class (``s3lab classroom``): their own key, through the
 profile the instructor handed out (default ``s3lab-class``), which names the class's server.
-The switch is ``S3LAB_BACKEND`` (read, like every ``S3LAB_*`` variable, by
-:func:`s3lab.settings.read`), or a name passed in. For ``aws``/``kopah`` the profile is
+
+Which one is decided in one place, :func:`resolve`, by one rule: a name passed in, else
+``S3LAB_BACKEND`` (read, like every ``S3LAB_*`` variable, by :func:`s3lab.settings.read`), else a
+default. For ``aws``/``kopah``/``class`` the profile is the one passed in, else
 ``S3LAB_PROFILE``, else ``AWS_PROFILE`` (Kopah's default is the profile ``kopah``, a class's
-``s3lab-class``).
+``s3lab-class``). The :class:`Backend` it returns is then passed down: nothing else in the
+package reads these variables (a test checks that).
 
 The two sandboxes are started and stopped by :mod:`s3lab.sandbox`; this module asks it for the
-running one (:func:`running_sandbox`), and ``sandbox`` knows nothing of this module.
+running one, and ``sandbox`` knows nothing of this module.
 
 Notebooks call :func:`use` in their first code cell. It puts the backend's settings into
-``os.environ``, so boto3 clients *and* ``!aws`` shell commands in the same notebook go to the
-same place, and no notebook ever contains an endpoint.
+``os.environ``, so ``!aws`` shell commands in the same notebook go to the same place, and it
+remembers the backend for the process (:func:`current`), so ``s3lab.check(...)`` and friends use
+it without reading the environment back. No notebook ever contains an endpoint.
 """
 
 from __future__ import annotations
@@ -24,10 +28,16 @@ import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from s3lab import clients, sandbox, settings
 from s3lab.errors import UsageError
+
+if TYPE_CHECKING:
+    import boto3
+    import botocore.session
+    from mypy_boto3_s3 import S3Client, S3ServiceResource
+    from mypy_boto3_sts import STSClient
 
 BACKENDS = ("moto", "server", "ceph", "aws", "kopah", "class")
 DEFAULT_BACKEND = "moto"
@@ -39,7 +49,11 @@ _DEFAULT_PROFILES = {"kopah": "kopah", "class": CLASS_PROFILE}
 
 
 def check_backend(name: str) -> str:
-    """Return a valid backend name, or raise with a "did you mean" hint."""
+    """Return a valid backend name, or raise with a "did you mean" hint.
+
+    Raises:
+        UsageError: ``name`` is not one of :data:`BACKENDS`.
+    """
     cleaned = name.strip().lower()
     if cleaned in BACKENDS:
         return cleaned
@@ -51,42 +65,30 @@ def check_backend(name: str) -> str:
     )
 
 
-def backend_name(name: str | None = None, default: str = DEFAULT_BACKEND) -> str:
-    """The backend to use: ``name`` if given, else ``$S3LAB_BACKEND``, else ``default``.
+def _chosen(name: str | None, default: str | None, *, sandboxes_only: bool = False) -> str | None:
+    """The precedence of :func:`resolve`: ``name``, else ``$S3LAB_BACKEND``, else ``default``.
 
-    A notebook passes its own ``default`` when it needs more than a mock: the mount chapters
-    default to the real S3 server, yet the tests can still run them on moto.
+    Each name is validated (:func:`check_backend`). With ``sandboxes_only``, an environment
+    that names a backend other than a sandbox counts as naming none.
+
+    Raises:
+        UsageError: the name passed, or the one in the environment, is not a backend.
     """
-    return check_backend(name or settings.read().backend or default)
+    wanted = name or settings.read().backend
+    chosen = check_backend(wanted) if wanted else None
+    if sandboxes_only and name is None and chosen not in sandbox.KINDS:
+        chosen = None
+    return chosen or (check_backend(default) if default else None)
 
 
-def running_sandbox(name: str | None = None, *, home: Path | str | None = None) -> sandbox.Sandbox:
-    """The running sandbox to use: the one named, else ``$S3LAB_BACKEND``'s, else the only one up.
+def _profile(chosen: str, profile: str | None) -> str | None:
+    """The profile of a backend that goes through one (part of :func:`resolve`'s rule).
 
-    ``$S3LAB_BACKEND`` counts only when it names a sandbox (``moto``, ``server`` or ``ceph``).
+    The one passed, else ``$S3LAB_PROFILE``, else ``$AWS_PROFILE``, else the backend's own
+    default (``kopah``, ``s3lab-class``).
     """
-    if name is None:
-        wanted = settings.read().backend
-        if wanted and check_backend(wanted) in sandbox.KINDS:
-            name = check_backend(wanted)
-    return sandbox.pick(name, home=home)
-
-
-def learner(name: str | None = None, *, profile: str | None = None) -> str | None:
-    """The class learner the profile in use names (its ``s3lab_learner``), or None.
-
-    Only on a backend that goes through a profile: on a sandbox, everyone is the sandbox.
-    """
-    from s3lab.configure import awsfiles
-
-    chosen = backend_name(name)
-    if chosen in sandbox.KINDS:
-        return None
-    wanted = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
-    wanted = wanted or _DEFAULT_PROFILES.get(chosen) or "default"
-    found = awsfiles.read_profiles(awsfiles.config_path(), config=True).get(wanted) or {}
-    value = str(found.get(LEARNER_KEY) or "").strip()
-    return value or None
+    found = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
+    return found or _DEFAULT_PROFILES.get(chosen)
 
 
 def clear_for(backend: Backend, env: MutableMapping[str, str]) -> None:
@@ -102,48 +104,63 @@ def clear_for(backend: Backend, env: MutableMapping[str, str]) -> None:
 
 @dataclass
 class Backend:
-    """Where requests go, and the environment that sends them there."""
+    """Where requests go, and the environment that sends them there.
+
+    ``region`` is the sandbox's (None on a cloud: the profile's); ``credentials`` says in words
+    where the keys come from, for a person (never the keys).
+    """
 
     name: str
     env: dict[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
     profile: str | None = None
+    region: str | None = None
+    credentials: str = ""
+
+    def __post_init__(self) -> None:
+        if self.is_sandbox:
+            self.region = self.region or sandbox.REGION
+            self.credentials = self.credentials or "the sandbox's documented fake keys"
+        else:
+            self.credentials = self.credentials or (
+                f"profile {self.profile}" if self.profile else "the AWS credential chain"
+            )
 
     @property
     def is_sandbox(self) -> bool:
         """True for the local servers, where nothing costs money and keys are fake."""
         return self.name in sandbox.KINDS
 
-    def session(self) -> Any:
+    def session(self) -> boto3.session.Session:
         """A boto3 session with this backend's credentials and region."""
-        import boto3
+        return clients.boto3_session(self.botocore_session())
 
-        return boto3.session.Session(botocore_session=self.botocore_session())
-
-    def botocore_session(self) -> Any:
+    def botocore_session(self) -> botocore.session.Session:
         """The botocore session under :meth:`session` (no boto3 imported: a quicker start)."""
         if self.is_sandbox:
             return sandbox.botocore_session()
         return clients.botocore_session(profile=self.profile)
 
+    @overload
+    def client(self, service: Literal["s3"] = ..., **kwargs: Any) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["sts"], **kwargs: Any) -> STSClient: ...
     def client(self, service: str = "s3", **kwargs: Any) -> Any:
         """A boto3 client for ``service`` on this backend (the sandbox endpoint included).
 
-        Its timeouts and retries are s3lab's (:func:`clients.client_config`); a ``config``
-        passed in is merged over them.
+        Made by the one factory (:func:`clients.client`): its timeouts and retries are
+        s3lab's; a ``config`` passed in is merged over them. ``helpers=False`` gives botocore's
+        client alone (the same requests, a quicker start).
         """
-        return self.session().client(service, **self._kwargs(kwargs))
-
-    def resource(self, service: str = "s3", **kwargs: Any) -> Any:
-        """A boto3 resource for ``service`` on this backend."""
-        return self.session().resource(service, **self._kwargs(kwargs))
-
-    def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.endpoint_url and "endpoint_url" not in kwargs:
             kwargs["endpoint_url"] = self.endpoint_url
-        base = clients.client_config()
-        kwargs["config"] = base.merge(kwargs["config"]) if kwargs.get("config") else base
-        return kwargs
+        return clients.client(self.botocore_session(), service, **kwargs)
+
+    def resource(self, service: Literal["s3"] = "s3", **kwargs: Any) -> S3ServiceResource:
+        """A boto3 resource for ``service`` on this backend, from the same factory."""
+        if self.endpoint_url and "endpoint_url" not in kwargs:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return clients.resource(self.botocore_session(), service, **kwargs)
 
     def __repr__(self) -> str:
         """Where requests go, by name: never keys (even the fake ones), nor a local port.
@@ -161,31 +178,111 @@ def resolve(
     home: Path | str | None = None,
     default: str = DEFAULT_BACKEND,
 ) -> Backend:
-    """Work out the backend without changing anything (see :func:`use`)."""
-    chosen = backend_name(name, default)
+    """Where requests go, decided once: ``name``, else ``$S3LAB_BACKEND``, else ``default``.
+
+    A notebook passes its own ``default`` when it needs more than a mock: the mount chapters
+    default to the real S3 server, yet the tests can still run them on moto. Nothing changes
+    here (see :func:`use`); a sandbox must be running, and its record says where.
+
+    Raises:
+        UsageError: the name is not a backend.
+        SandboxError: the sandbox named is not running.
+    """
+    chosen = _chosen(name, default) or default
     if chosen in sandbox.KINDS:
-        running = running_sandbox(chosen, home=home)
+        running = sandbox.pick(chosen, home=home)
         return Backend(chosen, running.env(), running.endpoint_url)
-    profile = profile or settings.read().profile or os.environ.get("AWS_PROFILE")
-    profile = profile or _DEFAULT_PROFILES.get(chosen)
+    found = _profile(chosen, profile)
     env = {"S3LAB_BACKEND": chosen}
-    if profile:
-        env["AWS_PROFILE"] = profile
-    return Backend(chosen, env, None, profile)
+    if found:
+        env["AWS_PROFILE"] = found
+    return Backend(chosen, env, None, found)
+
+
+def running_sandbox(name: str | None = None, *, home: Path | str | None = None) -> sandbox.Sandbox:
+    """The running sandbox to use: the one named, else ``$S3LAB_BACKEND``'s, else the only one up.
+
+    The same rule as :func:`resolve`; the environment counts only when it names a sandbox.
+
+    Raises:
+        UsageError: the name is not a sandbox, or two sandboxes run and none is named.
+        SandboxError: the sandbox named is not running, or none is.
+    """
+    return sandbox.pick(_chosen(name, None, sandboxes_only=True), home=home)
+
+
+#: The backend :func:`use` chose in this process, for :func:`current`.
+_USED: list[Backend] = []
+
+
+def export(backend: Backend, env: MutableMapping[str, str] | None = None) -> None:
+    """Put ``backend``'s variables into ``env`` (default: this process's), for ``aws`` to read.
+
+    What would follow requests elsewhere is removed first (:func:`clear_for`).
+    """
+    target = os.environ if env is None else env
+    clear_for(backend, target)
+    target.update(backend.env)
 
 
 def use(
-    name: str | None = None,
+    name: str | Backend | None = None,
     *,
     profile: str | None = None,
     home: Path | str | None = None,
     default: str = DEFAULT_BACKEND,
 ) -> Backend:
-    """Point this process (boto3 and any ``!aws`` it runs) at a backend, and return it."""
-    backend = resolve(name, profile=profile, home=home, default=default)
-    clear_for(backend, os.environ)
-    os.environ.update(backend.env)
+    """Point this process (boto3 and any ``!aws`` it runs) at a backend, and return it.
+
+    ``name`` may be a :class:`Backend` already resolved. It is remembered: :func:`current`
+    returns it, so the checks and mounts of a notebook go where its first cell said.
+
+    Raises:
+        UsageError: the name is not a backend.
+        SandboxError: the sandbox named is not running.
+    """
+    if isinstance(name, Backend):
+        backend = name
+    else:
+        backend = resolve(name, profile=profile, home=home, default=default)
+    export(backend)
+    _USED[:] = [backend]
     return backend
+
+
+def current() -> Backend:
+    """The backend :func:`use` chose in this process; else :func:`resolve`'s (not remembered).
+
+    Raises:
+        UsageError: nothing was used and the environment names no backend s3lab knows.
+        SandboxError: nothing was used and the sandbox the environment names is not running.
+    """
+    return _USED[0] if _USED else resolve()
+
+
+def learner(backend: Backend | None = None) -> str | None:
+    """The class learner the profile in use names (its ``s3lab_learner``), or None.
+
+    Only on a backend that goes through a profile: on a sandbox, everyone is the sandbox.
+    ``backend`` defaults to the one :func:`use` chose, else the environment's by
+    :func:`resolve`'s rule (without asking a sandbox anything: naming a bucket needs no server).
+
+    Raises:
+        UsageError: the environment names no backend s3lab knows.
+    """
+    from s3lab.configure import awsfiles
+
+    backend = backend or (_USED[0] if _USED else None)
+    if backend is not None:
+        chosen, profile = backend.name, backend.profile
+    else:
+        chosen = _chosen(None, DEFAULT_BACKEND) or DEFAULT_BACKEND
+        profile = None if chosen in sandbox.KINDS else _profile(chosen, None)
+    if chosen in sandbox.KINDS:
+        return None
+    found = awsfiles.read_profiles(awsfiles.config_path(), config=True).get(profile or "default")
+    value = str((found or {}).get(LEARNER_KEY) or "").strip()
+    return value or None
 
 
 @dataclass
@@ -212,12 +309,17 @@ class Rehearsal:
 def rehearse(backend: str | None = None) -> Rehearsal:
     """The backend for rehearsing Kopah: ``ceph``, started here if needed, else ``server``.
 
-    ``backend`` (or ``$S3LAB_BACKEND``) names another one to use as it is. The book build starts
-    only the default sandboxes; this starts Ceph for the one chapter that needs it.
+    ``backend`` (or ``$S3LAB_BACKEND``: :func:`resolve`'s rule) names another one to use as it
+    is. The book build starts only the default sandboxes; this starts Ceph for the one chapter
+    that needs it.
+
+    Raises:
+        UsageError: the name passed, or the environment's, is not a backend.
+        SandboxError: the sandbox needed could not be started.
     """
     from s3lab.sandbox import ceph
 
-    wanted = backend or settings.read().backend or "ceph"
+    wanted = _chosen(backend, "ceph") or "ceph"
     if wanted != "ceph":
         return Rehearsal(wanted, "another backend was asked for")
     why = ceph.cannot_run()

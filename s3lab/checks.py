@@ -22,11 +22,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from s3lab import backends
 from s3lab.buckets import names
 from s3lab.errors import UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,11 @@ class CheckResult:
 
 
 def find(exercise_id: str) -> Exercise:
-    """The registered exercise, or a one-line error that lists the known ids."""
+    """The registered exercise, or a one-line error that lists the known ids.
+
+    Raises:
+        UsageError: no exercise has that id.
+    """
     try:
         return EXERCISES[exercise_id]
     except KeyError:
@@ -113,7 +120,7 @@ def bucket_prefix(exercise_id: str, learner: str | None = None) -> str:
     return names.unique_name(exercise_id).rsplit("-", 2)[0]  # without -<yyyymmdd>-<random>
 
 
-def exercise_buckets(client: Any, exercise_id: str, learner: str | None = None) -> list[str]:
+def exercise_buckets(client: S3Client, exercise_id: str, learner: str | None = None) -> list[str]:
     """The buckets made for this exercise (and learner), newest name last.
 
     A learner names them ``unique_name("<id>")``; the book's own solutions name them
@@ -132,18 +139,25 @@ def exercise_buckets(client: Any, exercise_id: str, learner: str | None = None) 
     return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
 
 
-def check(exercise: str, *, client: Any = None, learner: str | None = None) -> CheckResult:
+def check(
+    exercise: str, *, client: S3Client | None = None, learner: str | None = None
+) -> CheckResult:
     """Check exercise ``exercise`` on the current backend (or ``client``'s) and say what is left.
 
+    The current backend is the one :func:`s3lab.use` chose (:func:`s3lab.backends.current`).
     ``learner`` looks at that class learner's buckets (``<learner>-<id>-...``). With several
     buckets, the best try counts: a done one, else the one furthest along.
+
+    Raises:
+        UsageError: no exercise has that name.
+        SandboxError: no client was given and the current backend's sandbox is not running.
     """
     found = find(exercise)
     learner = learner if learner is not None else backends.learner()  # a class's learner profile
     if found.local:
         finding = found.inspect()
     else:
-        client = client if client is not None else backends.resolve().client("s3")
+        client = client if client is not None else backends.current().client("s3")
         tries = exercise_buckets(client, exercise, learner)
         if not tries:
             finding = Finding(
@@ -157,7 +171,7 @@ def check(exercise: str, *, client: Any = None, learner: str | None = None) -> C
     return CheckResult(exercise, learner, finding.done, finding.message)
 
 
-def listing(client: Any, bucket: str, prefix: str = "") -> dict[str, int]:
+def listing(client: S3Client, bucket: str, prefix: str = "") -> dict[str, int]:
     """Key -> size of every object under ``prefix``."""
     from s3lab import buckets
 
@@ -172,7 +186,7 @@ def count_files(have: int, want: int, where: str, missing: list[str] | None = No
     return Finding(have >= want and not missing, text, score=1 + min(have, want))
 
 
-def read_text(client: Any, bucket: str, key: str) -> str | None:
+def read_text(client: S3Client, bucket: str, key: str) -> str | None:
     """An object's text, or None when there is no such object."""
     from s3lab.errors import code_of, translate
 
@@ -185,7 +199,9 @@ def read_text(client: Any, bucket: str, key: str) -> str | None:
     return bytes(body).decode("utf-8", errors="replace")
 
 
-def says(client: Any, bucket: str, key: str, needles: dict[str, str]) -> list[tuple[bool, str]]:
+def says(
+    client: S3Client, bucket: str, key: str, needles: dict[str, str]
+) -> list[tuple[bool, str]]:
     """For :func:`requirements`: is each needle in object ``key``? (needle -> what it is)."""
     text = read_text(client, bucket, key)
     if text is None:
@@ -208,7 +224,7 @@ def requirements(found: str, wanted: list[tuple[bool, str]], done: str) -> Findi
     "10_first_bucket",
     "a bucket with two files under the prefix data/, made with the aws command",
 )
-def _first_bucket(client: Any, bucket: str) -> Finding:
+def _first_bucket(client: S3Client, bucket: str) -> Finding:
     return count_files(len(listing(client, bucket, "data/")), 2, "under data/")
 
 
@@ -217,7 +233,7 @@ def _first_bucket(client: Any, bucket: str) -> Finding:
     "20_install_awscli",
     "plan.txt: the install plan for an ARM machine; answer.txt: where aws ends up without sudo",
 )
-def _install_awscli(client: Any, bucket: str) -> Finding:
+def _install_awscli(client: S3Client, bucket: str) -> Finding:
     from s3lab.install.download import pretty_fingerprint
     from s3lab.install.plans import AWSCLI_FINGERPRINT
 
@@ -264,7 +280,7 @@ def _configure() -> Finding:
     )
 
 
-def holds(client: Any, bucket: str, key: str, want: str, hint: str = "") -> Finding:
+def holds(client: S3Client, bucket: str, key: str, want: str, hint: str = "") -> Finding:
     """Done when ``key`` holds the text ``want``; else whether it is missing or what it holds.
 
     ``hint`` replaces "not '<want>'" where saying the wanted text would give the answer away.
@@ -283,7 +299,7 @@ def holds(client: Any, bucket: str, key: str, want: str, hint: str = "") -> Find
     "50_boto3",
     "250 files under many/ and answer.txt holding the bytes under many/part-1, summed with boto3",
 )
-def _boto3(client: Any, bucket: str) -> Finding:
+def _boto3(client: S3Client, bucket: str) -> Finding:
     many = listing(client, bucket, "many/")
     if len(many) < 250:
         return count_files(len(many), 250, "under many/")
@@ -300,7 +316,7 @@ def _boto3(client: Any, bucket: str) -> Finding:
     "35_cloud_vm",
     "with the instance role's keys: keys.txt (where they came from) and doctor.txt",
 )
-def _cloud_vm(client: Any, bucket: str) -> Finding:
+def _cloud_vm(client: S3Client, bucket: str) -> Finding:
     wanted = says(client, bucket, "keys.txt", {"iam-role": "iam-role (keys_from())"})
     wanted += says(client, bucket, "doctor.txt", {"from iam-role": "the row 'from iam-role'"})
     return requirements(
@@ -319,7 +335,7 @@ MINE = ("a.csv", "b.csv", "notes.txt")
     "40_buckets_cli",
     "a bucket named by `s3lab bucket name`, the folder mine/ synced into mine/",
 )
-def _buckets_cli(client: Any, bucket: str) -> Finding:
+def _buckets_cli(client: S3Client, bucket: str) -> Finding:
     have = listing(client, bucket, "mine/")
     missing = [name for name in MINE if f"mine/{name}" not in have]
     return count_files(len(MINE) - len(missing), len(MINE), "under mine/", missing)
@@ -330,7 +346,7 @@ def _buckets_cli(client: Any, bucket: str) -> Finding:
     "60_mount",
     "notes/hello.txt written through a mount, holding 'Hello from a mounted folder'",
 )
-def _mount(client: Any, bucket: str) -> Finding:
+def _mount(client: S3Client, bucket: str) -> Finding:
     found = holds(client, bucket, "notes/hello.txt", "Hello from a mounted folder")
     return Finding(found.done, f"bucket found, {found.message}", found.score)
 
@@ -340,7 +356,7 @@ def _mount(client: Any, bucket: str) -> Finding:
     "70_mount_semantics",
     "tfile.txt renamed to notes.txt through a mount by copy and delete, its text kept",
 )
-def _mount_semantics(client: Any, bucket: str) -> Finding:
+def _mount_semantics(client: S3Client, bucket: str) -> Finding:
     found = holds(client, bucket, "notes.txt", "draft")
     if not found.done:
         return Finding(False, f"bucket found, {found.message}", found.score)
@@ -354,7 +370,7 @@ def _mount_semantics(client: Any, bucket: str) -> Finding:
     "85_kopah",
     "a.csv, b.csv (aws --profile kopah) and c.csv (s3cmd) under project/",
 )
-def _kopah(client: Any, bucket: str) -> Finding:
+def _kopah(client: S3Client, bucket: str) -> Finding:
     want = ["a.csv", "b.csv", "c.csv"]
     have = {key.removeprefix("project/") for key in listing(client, bucket, "project/")}
     missing = [name for name in want if name not in have]

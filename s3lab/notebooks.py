@@ -22,11 +22,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, buckets
 from s3lab.buckets import cost
 from s3lab.errors import NotInstalledError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +149,7 @@ def most_it_could_cost(count: int) -> float:
     minutes).
     """
     storage, _ = cost.monthly_cost(count * MAX_BYTES_PER_NOTEBOOK)
-    per_request = cost.PRICES["usd_per_1000_requests"]["put"] / 1000
+    per_request = float(cost.PRICES["usd_per_1000_requests"]["put"]) / 1000
     requests = count * MAX_REQUESTS_PER_NOTEBOOK * per_request
     return storage + requests
 
@@ -230,7 +233,7 @@ def _execute(path: Path, out: Path, values: dict[str, Any]) -> None:
     execute(path, out / path.name, parameters=values)
 
 
-def remove_run_buckets(client: Any, prefix: str) -> list[str]:
+def remove_run_buckets(client: S3Client, prefix: str) -> list[str]:
     """Remove, with everything in them, the buckets whose names start with ``prefix``."""
     removed = []
     for bucket in buckets.list_buckets(client):
@@ -268,7 +271,7 @@ def run(
         )
     done = Run(prefix or run_prefix(), Path(out))
     done.out.mkdir(parents=True, exist_ok=True)
-    client = buckets.client_for(chosen, profile=profile)
+    client = buckets.client_for(backends.resolve(chosen, profile=profile))
     try:
         for path in paths:
             accepted = parameters(path)

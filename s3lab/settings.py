@@ -52,6 +52,10 @@ CLOUD_CLEARS = (
 )
 
 
+# Where the aws command and boto3 find an S3 endpoint in the environment, the first one first.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The ``S3LAB_*`` variables as typed values; ``None`` or empty where a variable is unset."""
@@ -122,3 +126,15 @@ def read(env: Mapping[str, str] | None = None) -> Settings:
 def home(env: Mapping[str, str] | None = None) -> Path:
     """The folder for s3lab's own state (``$S3LAB_HOME``, default ``~/.s3lab``)."""
     return read(env).home
+
+
+def first_set(
+    names: tuple[str, ...], env: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """The first of ``names`` set in ``env`` (default: this process's), and its value, or None.
+
+    For ``s3lab configure list``, which says where a value comes from, as ``aws configure list``
+    does: the variables are read here, where every variable s3lab reads is named.
+    """
+    env = os.environ if env is None else env
+    return next(((name, env[name]) for name in names if env.get(name)), None)

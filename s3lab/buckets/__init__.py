@@ -22,81 +22,37 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, clients
 from s3lab.buckets.names import require_valid_name, unique_name
 from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
 logger = logging.getLogger(__name__)
 
 # --- clients -------------------------------------------------------------------------------------
 
 #: Threads for parallel requests. Requests are small and mostly waiting, so more threads than
-#: cores pays off; more than the connection pool would only queue.
-WORKERS = 16
+#: cores pays off; more than the connection pool (:data:`s3lab.clients.BULK_CONNECTIONS`) would
+#: only queue.
+WORKERS = clients.BULK_CONNECTIONS // 2
 
 
-def lean_config(**overrides: Any) -> Any:
-    """A botocore Config for many small requests: a connection per worker, no extra checksums.
+def client_for(backend: backends.Backend, *, plain: bool = False, **kwargs: Any) -> S3Client:
+    """An S3 client tuned for bulk work on ``backend``: :func:`s3lab.clients.bulk_client`.
 
-    ``when_required`` computes a checksum only where S3 demands one (DeleteObjects), which is
-    also what S3-compatible stores such as Ceph need. Timeouts and retries are s3lab's one
-    setting (:func:`s3lab.clients.client_config`).
+    ``plain=True`` makes it with botocore alone: the same requests, without boto3's file
+    helpers (``upload_file`` and kin), and without importing boto3 and its transfer engine,
+    which a command that only lists or deletes never uses.
     """
-    settings: dict[str, Any] = {
-        "max_pool_connections": WORKERS * 2,
-        "request_checksum_calculation": "when_required",
-        "response_checksum_validation": "when_required",
-        # s3lab builds its requests itself; validating 1,000-key DeleteObjects in Python is
-        # measurable CPU for nothing.
-        "parameter_validation": False,
-    }
-    settings.update(overrides)
-    return clients.client_config(**settings)
-
-
-def _fast_timestamp(value: Any) -> _dt.datetime:
-    """Parse S3's ISO timestamps with the standard library.
-
-    dateutil (botocore's default) costs tens of microseconds each, which adds up to a
-    noticeable share of listing 10,000 keys.
-    """
-    from botocore.utils import parse_timestamp
-
-    if isinstance(value, str):
-        try:
-            moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return parse_timestamp(value)
-        if moment.tzinfo is not None:
-            return moment
-    return parse_timestamp(value)
-
-
-def client_for(
-    backend: str | None = None, *, profile: str | None = None, plain: bool = False, **kwargs: Any
-) -> Any:
-    """An S3 client tuned for bulk work on ``backend`` (default: ``$S3LAB_BACKEND``).
-
-    Lean on client CPU, which on a small machine is shared with everything else: one client
-    for all threads, a connection per thread, checksums only where required, a fast timestamp
-    parser (see :func:`lean_config`). ``plain=True`` makes it with botocore alone: the same
-    requests, without boto3's file helpers (``upload_file`` and kin), and without importing
-    boto3 and its transfer engine, which a command that only lists or deletes never uses.
-    """
-    chosen = backends.resolve(backend, profile=profile)
-    session = chosen.botocore_session() if plain else chosen.session()
-    core = session if plain else session._session
-    factory = core.get_component("response_parser_factory")
-    factory.set_parser_defaults(timestamp_parser=_fast_timestamp)
-    kwargs.setdefault("config", lean_config())
-    if chosen.endpoint_url:
-        kwargs.setdefault("endpoint_url", chosen.endpoint_url)
-    if plain:
-        return core.create_client("s3", **kwargs)
-    return session.client("s3", **kwargs)
+    if backend.endpoint_url:
+        kwargs.setdefault("endpoint_url", backend.endpoint_url)
+    return clients.bulk_client(backend.botocore_session(), helpers=not plain, **kwargs)
 
 
 # --- make ----------------------------------------------------------------------------------------
@@ -115,7 +71,7 @@ def default_owner() -> str:
 
 
 def make_bucket(
-    client: Any,
+    client: S3Client,
     name: str,
     region: str | None = None,
     *,
@@ -130,6 +86,9 @@ def make_bucket(
 
     The tags (``made-by=s3lab``, ``owner``, ``created``) are how :func:`cleanup` tells the
     buckets s3lab made from everything else in the account. Existing tags are kept.
+
+    Raises:
+        BucketError: another account owns the name (the fix offers a new one).
     """
     from botocore.exceptions import ClientError
 
@@ -180,7 +139,7 @@ def make_bucket(
     return name
 
 
-def _made_before(client: Any, name: str) -> bool:
+def _made_before(client: S3Client, name: str) -> bool:
     """True when ``name`` is older than a minute: it existed before this ``make``.
 
     AWS's us-east-1 answers 200 when you create a bucket you already own, so the answer alone
@@ -188,12 +147,12 @@ def _made_before(client: Any, name: str) -> bool:
     """
     for row in list_buckets(client):
         if row["name"] == name and row["created"] is not None:
-            age = _dt.datetime.now(_dt.UTC) - row["created"]
+            age: _dt.timedelta = _dt.datetime.now(_dt.UTC) - row["created"]
             return age > _dt.timedelta(minutes=1)
     return False
 
 
-def bucket_tags(client: Any, name: str) -> dict[str, str]:
+def bucket_tags(client: S3Client, name: str) -> dict[str, str]:
     """The bucket's tags as a dict; empty when it has none (S3 answers NoSuchTagSet)."""
     from botocore.exceptions import ClientError
 
@@ -218,7 +177,7 @@ class ObjectInfo:
     modified: _dt.datetime | None = None
 
 
-def list_buckets(client: Any) -> list[dict[str, Any]]:
+def list_buckets(client: S3Client) -> list[dict[str, Any]]:
     """Your buckets: ``{"name", "created"}`` for each, sorted by name."""
     try:
         buckets = client.list_buckets().get("Buckets", [])
@@ -230,7 +189,7 @@ def list_buckets(client: Any) -> list[dict[str, Any]]:
     )
 
 
-def iter_objects(client: Any, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+def iter_objects(client: S3Client, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
     """Every object under ``prefix``, page by page (1,000 keys a request, as S3 sends them)."""
     paginator = client.get_paginator("list_objects_v2")
     try:
@@ -251,7 +210,7 @@ class Usage:
     uploads: int = 0  # unfinished multipart uploads
 
 
-def usage(client: Any, bucket: str, prefix: str = "") -> Usage:
+def usage(client: S3Client, bucket: str, prefix: str = "") -> Usage:
     """Count the objects and bytes under ``prefix`` (one listing request per 1,000 objects)."""
     result = Usage()
     for item in iter_objects(client, bucket, prefix):
@@ -260,7 +219,7 @@ def usage(client: Any, bucket: str, prefix: str = "") -> Usage:
     return result
 
 
-def bucket_region(client: Any, bucket: str) -> str:
+def bucket_region(client: S3Client, bucket: str) -> str:
     """The bucket's region (GetBucketLocation answers None for us-east-1)."""
     try:
         location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
@@ -279,7 +238,11 @@ def human_size(size: float) -> str:
 
 
 def split_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` (or a bare bucket name) into ``("bucket", "some/key")``."""
+    """``s3://bucket/some/key`` (or a bare bucket name) into ``("bucket", "some/key")``.
+
+    Raises:
+        UsageError: ``url`` names no bucket.
+    """
     rest = url[5:] if url.startswith("s3://") else url
     bucket, _, key = rest.partition("/")
     if not bucket:
@@ -320,7 +283,7 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word}" if number == 1 else f"{number} {word}s"
 
 
-def _versioned(client: Any, bucket: str) -> bool:
+def _versioned(client: S3Client, bucket: str) -> bool:
     """Whether versioning was ever turned on (then old versions and delete markers may hide)."""
     try:
         status = client.get_bucket_versioning(Bucket=bucket).get("Status")
@@ -331,14 +294,16 @@ def _versioned(client: Any, bucket: str) -> bool:
     return status in ("Enabled", "Suspended")
 
 
-def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Iterator[list[dict]]:
+def _batches(
+    client: S3Client, bucket: str, versioned: bool, removal: Removal
+) -> Iterator[list[ObjectIdentifierTypeDef]]:
     """Lists of up to 1,000 ``{"Key", "VersionId"}`` to delete, one page at a time."""
     if versioned:
         pages = client.get_paginator("list_object_versions").paginate(
             Bucket=bucket, PaginationConfig={"PageSize": BATCH}
         )
         for page in pages:
-            batch = []
+            batch: list[ObjectIdentifierTypeDef] = []
             for version in page.get("Versions", []):
                 batch.append({"Key": version["Key"], "VersionId": version["VersionId"]})
                 removal.bytes += int(version.get("Size", 0))
@@ -348,11 +313,11 @@ def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Ite
             for start in range(0, len(batch), BATCH):
                 yield batch[start : start + BATCH]
     else:
-        pages = client.get_paginator("list_objects_v2").paginate(
+        listed = client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, PaginationConfig={"PageSize": BATCH}
         )
-        for page in pages:
-            contents = page.get("Contents", [])
+        for listing in listed:
+            contents = listing.get("Contents", [])
             removal.bytes += sum(int(item["Size"]) for item in contents)
             if contents:
                 yield [{"Key": item["Key"]} for item in contents]
@@ -360,10 +325,10 @@ def _batches(client: Any, bucket: str, versioned: bool, removal: Removal) -> Ite
 
 #: A hook for tests: called before every DeleteObjects request with its keys. Raising from it
 #: simulates an interruption (Ctrl-C, a lost connection) half-way through a removal.
-before_batch: Callable[[list[dict]], None] | None = None
+before_batch: Callable[[list[ObjectIdentifierTypeDef]], None] | None = None
 
 
-def _delete_batch(client: Any, bucket: str, batch: list[dict]) -> int:
+def _delete_batch(client: S3Client, bucket: str, batch: list[ObjectIdentifierTypeDef]) -> int:
     if before_batch is not None:
         before_batch(batch)
     response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
@@ -382,7 +347,7 @@ def _delete_batch(client: Any, bucket: str, batch: list[dict]) -> int:
 
 
 def empty_bucket(
-    client: Any, bucket: str, *, dry_run: bool = False, workers: int = WORKERS
+    client: S3Client, bucket: str, *, dry_run: bool = False, workers: int = WORKERS
 ) -> Removal:
     """Delete everything in ``bucket``: objects, versions, delete markers, unfinished uploads.
 
@@ -433,12 +398,15 @@ def empty_bucket(
 
 
 def remove_bucket(
-    client: Any, bucket: str, *, force: bool = False, dry_run: bool = False
+    client: S3Client, bucket: str, *, force: bool = False, dry_run: bool = False
 ) -> Removal:
     """Remove ``bucket``; with ``force``, first everything in it (see :func:`empty_bucket`).
 
     Without ``force`` a bucket that holds objects is refused with how many and how big, before
     anything is deleted.
+
+    Raises:
+        BucketError: the bucket is not empty and ``force`` is not set.
     """
     from botocore.exceptions import ClientError
 
@@ -473,7 +441,11 @@ def remove_bucket(
 
 
 def parse_age(text: str) -> _dt.timedelta:
-    """``90m``, ``12h``, ``1d``, ``2w`` into a timedelta."""
+    """``90m``, ``12h``, ``1d``, ``2w`` into a timedelta.
+
+    Raises:
+        UsageError: ``text`` is not an age such as 90m, 12h, 1d or 2w.
+    """
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", text)
     if not match:
         raise UsageError(f"cannot read the age {text!r}", "write it like 90m, 12h, 1d or 2w")
@@ -502,7 +474,7 @@ def _created(tags: dict[str, str], fallback: Any) -> _dt.datetime | None:
 
 
 def cleanup_candidates(
-    client: Any, *, owner: str | None = None, older_than: str | None = None
+    client: S3Client, *, owner: str | None = None, older_than: str | None = None
 ) -> list[Candidate]:
     """Buckets tagged ``made-by=s3lab`` (and ``owner``, and older than ``older_than``).
 
@@ -526,7 +498,7 @@ def cleanup_candidates(
 
 
 def cleanup(
-    client: Any,
+    client: S3Client,
     *,
     owner: str | None = None,
     older_than: str | None = None,
@@ -537,6 +509,9 @@ def cleanup(
 
     ``report`` is called with one line per bucket, as it is removed (the command prints them);
     without it the lines go to the log.
+
+    Raises:
+        UsageError: neither ``owner`` nor ``older_than`` says which buckets.
     """
     report = report or logger.info
     if owner is None and older_than is None:

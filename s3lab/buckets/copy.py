@@ -22,9 +22,12 @@ import re
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab.errors import ServiceError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SOURCE_ETAG = "s3lab-source-etag"
 MULTIPART_THRESHOLD = 8 * 1024 * 1024  # the aws command's default
@@ -79,7 +82,7 @@ class Verified:
         )
 
 
-def listing(client: Any, bucket: str, prefix: str = "") -> dict[str, Entry]:
+def listing(client: S3Client, bucket: str, prefix: str = "") -> dict[str, Entry]:
     """Every object under ``prefix``, by key relative to it."""
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -89,12 +92,12 @@ def listing(client: Any, bucket: str, prefix: str = "") -> dict[str, Entry]:
     return found
 
 
-def _source_etag(client: Any, bucket: str, key: str) -> str:
+def _source_etag(client: S3Client, bucket: str, key: str) -> str:
     head = client.head_object(Bucket=bucket, Key=key)
     return str(head.get("Metadata", {}).get(SOURCE_ETAG, ""))
 
 
-def same(source: Entry, copy: Entry | None, client: Any, bucket: str, key: str) -> str:
+def same(source: Entry, copy: Entry | None, client: S3Client, bucket: str, key: str) -> str:
     """How ``copy`` is known to hold ``source``'s bytes (``etag``/``metadata``), else ``""``."""
     if copy is None or copy.size != source.size:
         return ""
@@ -119,11 +122,11 @@ class _Hashing:
 
 
 def _copy_one(
-    source: Any,
+    source: S3Client,
     src_bucket: str,
     src_key: str,
     entry: Entry,
-    dest: Any,
+    dest: S3Client,
     dst_bucket: str,
     dst_key: str,
     on_bytes: Callable[[int], None] | None,
@@ -133,7 +136,7 @@ def _copy_one(
 
     answer = source.get_object(Bucket=src_bucket, Key=src_key)
     body = _Hashing(answer["Body"])
-    extra = {"Metadata": {SOURCE_ETAG: entry.etag}}
+    extra: dict[str, Any] = {"Metadata": {SOURCE_ETAG: entry.etag}}
     if answer.get("ContentType"):
         extra["ContentType"] = answer["ContentType"]
     if entry.size < threshold:
@@ -146,7 +149,12 @@ def _copy_one(
             multipart_threshold=threshold, multipart_chunksize=threshold, max_concurrency=4
         )
         dest.upload_fileobj(
-            body, dst_bucket, dst_key, ExtraArgs=extra, Config=config, Callback=on_bytes
+            body,  # type: ignore[arg-type]  # a file-like reader is all boto3 needs
+            dst_bucket,
+            dst_key,
+            ExtraArgs=extra,
+            Config=config,
+            Callback=on_bytes,
         )
     if _MD5.match(entry.etag) and body.md5.hexdigest() != entry.etag:
         dest.delete_object(Bucket=dst_bucket, Key=dst_key)
@@ -158,9 +166,9 @@ def _copy_one(
 
 
 def copy_bucket(
-    source: Any,
+    source: S3Client,
     src_bucket: str,
-    dest: Any,
+    dest: S3Client,
     dst_bucket: str,
     *,
     src_prefix: str = "",
@@ -221,9 +229,9 @@ def copy_bucket(
 
 
 def verify(
-    source: Any,
+    source: S3Client,
     src_bucket: str,
-    dest: Any,
+    dest: S3Client,
     dst_bucket: str,
     *,
     src_prefix: str = "",
@@ -259,13 +267,18 @@ def split(url: str) -> tuple[str, str]:
     return bucket, (prefix.rstrip("/") + "/") if prefix else ""
 
 
-def client(backend: str | None = None, profile: str | None = None) -> Any:
+def client(backend: str | None = None, profile: str | None = None) -> S3Client:
     """An S3 client for one side of a copy: a backend (a sandbox, aws, kopah) or a profile.
 
-    A profile's own ``endpoint_url`` is passed explicitly, so a sandbox's ``AWS_ENDPOINT_URL``
-    in the environment cannot send both sides to the same place.
+    Each side names its own: a side with a profile only is ``aws`` through that profile, never
+    ``$S3LAB_BACKEND``. A profile's own ``endpoint_url`` is passed explicitly, so a sandbox's
+    ``AWS_ENDPOINT_URL`` in the environment cannot send both sides to the same place.
+
+    Raises:
+        UsageError: the side names neither a backend nor a profile, or the backend is unknown.
+        SandboxError: the sandbox named is not running.
     """
-    from s3lab import buckets
+    from s3lab import backends, buckets
     from s3lab.configure import awsfiles
 
     if backend is None and profile is None:
@@ -273,10 +286,10 @@ def client(backend: str | None = None, profile: str | None = None) -> Any:
             "each side of a copy needs a profile or a backend",
             "add --from-profile/--to-profile (or --from-backend/--to-backend)",
         )
-    chosen = backend or "aws"
+    side = backends.resolve(backend or "aws", profile=profile)
     extra: dict[str, Any] = {}
-    if profile and chosen in ("aws", "kopah"):
+    if profile and side.name in ("aws", "kopah"):
         endpoint = awsfiles.session_for(profile).get_scoped_config().get("endpoint_url")
         if endpoint:
             extra["endpoint_url"] = endpoint
-    return buckets.client_for(chosen, profile=profile, **extra)
+    return buckets.client_for(side, **extra)

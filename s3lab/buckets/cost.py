@@ -9,10 +9,13 @@ size ``df`` shows would cost) both use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab.buckets import bucket_region, human_size, usage
 from s3lab.mount.semantics import MOUNTPOINT_DF_BLOCKS
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: S3 Standard storage prices, USD per GB-month, by tier. Kept as data in one place, with where
 #: the numbers came from, so a reader can check them and a maintainer can update them.
@@ -117,7 +120,7 @@ class CostReport:
         ]
 
 
-def bucket_cost(client: Any, bucket: str) -> CostReport:
+def bucket_cost(client: S3Client, bucket: str) -> CostReport:
     """Count what ``bucket`` holds and price it per month."""
     region = bucket_region(client, bucket)
     held = usage(client, bucket)

@@ -85,7 +85,11 @@ def _is_ip_address(name: str) -> bool:
 
 
 def require_valid_name(name: str) -> str:
-    """Return ``name`` if it is a valid bucket name, else raise UsageError with the rule."""
+    """Return ``name`` if it is a valid bucket name, else raise UsageError with the rule.
+
+    Raises:
+        UsageError: the name breaks a rule (the message says which).
+    """
     broken = validate(name)
     if broken:
         raise UsageError(

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import clients, settings
 from s3lab.buckets import WORKERS, ObjectInfo, iter_objects, split_url
@@ -36,6 +36,9 @@ from s3lab.errors import (
     translate,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 logger = logging.getLogger(__name__)
 
 #: Files larger than this go up and down in parts, in parallel (and a failed part is retried
@@ -46,7 +49,7 @@ MULTIPART_THRESHOLD = 8 * 1024 * 1024
 
 
 def put(
-    client: Any, source: str | Path, url: str, *, quiet: bool = False, engine: str = "auto"
+    client: S3Client, source: str | Path, url: str, *, quiet: bool = False, engine: str = "auto"
 ) -> TransferPlan:
     """Upload a file or a folder to ``s3://bucket/prefix``; returns what was done."""
     plan = plan_upload(client, source, url, only_changed=False)
@@ -55,7 +58,7 @@ def put(
 
 
 def get(
-    client: Any, url: str, target: str | Path, *, quiet: bool = False, engine: str = "auto"
+    client: S3Client, url: str, target: str | Path, *, quiet: bool = False, engine: str = "auto"
 ) -> TransferPlan:
     """Download one object or everything under a prefix; returns what was done."""
     plan = plan_download(client, url, target, only_changed=False)
@@ -64,7 +67,7 @@ def get(
 
 
 def sync(
-    client: Any,
+    client: S3Client,
     source: str | Path,
     target: str | Path,
     *,
@@ -75,6 +78,9 @@ def sync(
     """Copy only what is missing or different, in whichever direction the ``s3://`` side says.
 
     Safe to interrupt: run it again and it continues where it stopped.
+
+    Raises:
+        UsageError: not one local folder and one ``s3://`` location.
     """
     up = str(target).startswith("s3://")
     if up == str(source).startswith("s3://"):
@@ -127,11 +133,16 @@ def _join(prefix: str, rest: str) -> str:
     return f"{prefix.rstrip('/')}/{rest}" if prefix else rest
 
 
-def plan_upload(client: Any, source: str | Path, url: str, *, only_changed: bool) -> TransferPlan:
+def plan_upload(
+    client: S3Client, source: str | Path, url: str, *, only_changed: bool
+) -> TransferPlan:
     """Pair local files with keys; with ``only_changed``, drop those already there (same size).
 
     Comparing sizes (and that the object is newer than the file) is what ``aws s3 sync`` does
     too; it is what makes a rerun after an interruption copy only what is missing.
+
+    Raises:
+        UsageError: ``source`` does not exist.
     """
     bucket, prefix = split_url(url)
     path = Path(_not_empty(source, "source"))
@@ -168,8 +179,14 @@ def _not_older(modified: _dt.datetime | None, mtime: float) -> bool:
     return modified is None or modified.timestamp() >= mtime - 1
 
 
-def plan_download(client: Any, url: str, target: str | Path, *, only_changed: bool) -> TransferPlan:
-    """Pair keys under ``url`` with local paths under ``target`` (or the one file ``target``)."""
+def plan_download(
+    client: S3Client, url: str, target: str | Path, *, only_changed: bool
+) -> TransferPlan:
+    """Pair keys under ``url`` with local paths under ``target`` (or the one file ``target``).
+
+    Raises:
+        BucketError: nothing is stored under the URL.
+    """
     bucket, prefix = split_url(url)
     plan = TransferPlan("down", bucket=bucket)
     base = Path(_not_empty(target, "target"))
@@ -195,7 +212,9 @@ def plan_download(client: Any, url: str, target: str | Path, *, only_changed: bo
 # --- the engine room: running a plan on s3transfer or the CRT ---------------------------------
 
 
-def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: str = "auto") -> int:
+def run_plan(
+    client: S3Client, plan: TransferPlan, *, quiet: bool = False, engine: str = "auto"
+) -> int:
     """Carry out a plan in parallel with a progress bar; returns the number of files copied.
 
     Downloads go to a temporary name and are renamed when complete, so an interrupted run
@@ -203,6 +222,9 @@ def run_plan(client: Any, plan: TransferPlan, *, quiet: bool = False, engine: st
     is recorded in S3LAB_HOME while it runs: if it fails (or the process dies), the next run
     aborts its multipart upload first, so none stays open (and billed) on the server. A copy
     that makes no progress for :func:`clients.stall_seconds` is given up as stalled.
+
+    Raises:
+        Interrupted: Ctrl-C; the message says what was copied and what was not.
     """
     if not plan.pairs:
         return 0
@@ -337,12 +359,12 @@ def _save(records: list[dict[str, str]]) -> None:
     temporary.replace(path)
 
 
-def _mine(record: dict[str, str], client: Any, bucket: str, keys: list[str]) -> bool:
+def _mine(record: dict[str, str], client: S3Client, bucket: str, keys: list[str]) -> bool:
     # Not matched on the endpoint: a restarted sandbox has a new port, the same uploads.
     return record.get("bucket") == bucket and record.get("key") in keys
 
 
-def _record(client: Any, bucket: str, keys: list[str]) -> None:
+def _record(client: S3Client, bucket: str, keys: list[str]) -> None:
     started = _dt.datetime.now(_dt.UTC).isoformat()
     records = [r for r in _load() if not _mine(r, client, bucket, keys)]
     for key in keys:
@@ -352,12 +374,12 @@ def _record(client: Any, bucket: str, keys: list[str]) -> None:
     _save(records)
 
 
-def _forget(client: Any, bucket: str, keys: list[str]) -> None:
+def _forget(client: S3Client, bucket: str, keys: list[str]) -> None:
     if keys:
         _save([r for r in _load() if not _mine(r, client, bucket, keys)])
 
 
-def abort_stale_uploads(client: Any, bucket: str, keys: list[str]) -> int:
+def abort_stale_uploads(client: S3Client, bucket: str, keys: list[str]) -> int:
     """Abort the multipart uploads an earlier, failed s3lab run left open for ``keys``.
 
     Only uploads s3lab recorded (same bucket and key, started since the record) are aborted;
@@ -384,7 +406,7 @@ def abort_stale_uploads(client: Any, bucket: str, keys: list[str]) -> int:
     return aborted
 
 
-def _clean_up(client: Any, bucket: str, keys: list[str]) -> None:
+def _clean_up(client: S3Client, bucket: str, keys: list[str]) -> None:
     """Abort the uploads a failed run left, if the server answers (else: on the next run).
 
     Never fails: a copy must not be stopped by a clean-up it cannot do (e.g. no permission to
@@ -396,10 +418,13 @@ def _clean_up(client: Any, bucket: str, keys: list[str]) -> None:
         abort_stale_uploads(client, bucket, keys)
 
 
-def transfer_manager(client: Any, *, engine: str = "auto") -> Any:
+def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
     """A transfer manager for ``client``: the CRT one when possible, else boto3's classic one.
 
     ``engine`` is ``auto`` (CRT if installed), ``crt`` or ``classic``.
+
+    Raises:
+        UsageError: ``engine`` is unknown, or ``crt`` is asked for and missing.
     """
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
@@ -420,7 +445,7 @@ def transfer_manager(client: Any, *, engine: str = "auto") -> Any:
     return create_transfer_manager(client, config)
 
 
-def _crt_manager(client: Any) -> Any | None:
+def _crt_manager(client: S3Client) -> Any | None:
     """boto3's transfer manager on the AWS Common Runtime, or None when it cannot be used.
 
     boto3 only uses the CRT on AWS's own endpoints (it drops ``endpoint_url``), so the client's
@@ -438,7 +463,8 @@ def _crt_manager(client: Any) -> Any | None:
         )
     except ImportError:
         return None
-    credentials = client._get_credentials()  # the same call boto3's own CRT support makes
+    # The same private call boto3's own CRT support makes (no stub declares it).
+    credentials = client._get_credentials()  # type: ignore[attr-defined]
     if credentials is None:
         return None
     endpoint = client.meta.endpoint_url
@@ -450,10 +476,10 @@ def _crt_manager(client: Any) -> Any | None:
         part_size=MULTIPART_THRESHOLD,
         use_ssl=not endpoint.startswith("http://"),
     )
-    addressing = (client.meta.config.s3 or {}).get("addressing_style")
+    addressing = (client.meta.config.s3 or {}).get("addressing_style")  # type: ignore[attr-defined]
     session = botocore.session.Session()
     # Reuse the client's loader: its S3 model is parsed already (saves a tenth of a second).
-    session.register_component("data_loader", client._loader)
+    session.register_component("data_loader", client._loader)  # type: ignore[attr-defined]
     serializer = BotocoreCRTRequestSerializer(
         session,
         {

@@ -31,13 +31,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, buckets, checks, clients, sandbox, settings
 from s3lab.buckets import names
 from s3lab.configure import awsfiles
 from s3lab.errors import SandboxError, UsageError
 from s3lab.sandbox import servers
+
+if TYPE_CHECKING:
+    import botocore.session
+    from mypy_boto3_s3 import S3Client
 
 INSTRUCTOR_PROFILE = "s3lab-instructor"
 LOOPBACK = "127.0.0.1"
@@ -166,7 +170,11 @@ def snippet_dir(name: str, home: Path | str | None = None) -> Path:
 
 
 def load(home: Path | str | None = None) -> Classroom:
-    """The class recorded here, or a UsageError saying how to start one."""
+    """The class recorded here, or a UsageError saying how to start one.
+
+    Raises:
+        UsageError: no class is set up here.
+    """
     try:
         raw = json.loads((class_dir(home) / "class.json").read_text())
         raw["learners"] = [Learner(**item) for item in raw["learners"]]
@@ -227,12 +235,16 @@ def _apply(room: Classroom | None, home: Path | str | None, *, closed: bool = Fa
     sandbox.reload_identities(home)
 
 
-_SESSION: list[Any] = []  # one botocore session for every key: its service model loads once
+_SESSION: list[botocore.session.Session] = []  # one for every key: its service model loads once
 _SESSION_LOCK = threading.Lock()
 
 
-def client(room: Classroom, who: str = "instructor") -> Any:
-    """An S3 client on the class's server with the instructor's key, or a learner's."""
+def client(room: Classroom, who: str = "instructor") -> S3Client:
+    """An S3 client on the class's server with the instructor's key, or a learner's.
+
+    Raises:
+        UsageError: ``who`` is not in the class.
+    """
     if who == "instructor":
         keys = (room.instructor_key, room.instructor_secret)
     else:
@@ -243,13 +255,14 @@ def client(room: Classroom, who: str = "instructor") -> Any:
     endpoint = room.endpoint_url.replace(f"//{room.host}:", f"//{LOOPBACK}:")
     with _SESSION_LOCK:  # a botocore session makes clients one at a time
         if not _SESSION:
-            _SESSION.append(sandbox.session())
-        return _SESSION[0].client(
+            _SESSION.append(sandbox.botocore_session())
+        return clients.client(
+            _SESSION[0],
             "s3",
+            helpers=False,  # one session for every client: boto3's handlers would pile up on it
             endpoint_url=endpoint,
             aws_access_key_id=keys[0],
             aws_secret_access_key=keys[1],
-            config=clients.client_config(),
         )
 
 
@@ -394,7 +407,11 @@ def _uninstall(seat: Learner) -> None:
 def start(
     roster: list[str], *, host: str | None = None, home: Path | str | None = None
 ) -> Classroom:
-    """Start serving a class: the server sandbox, an identity per learner, their snippets."""
+    """Start serving a class: the server sandbox, an identity per learner, their snippets.
+
+    Raises:
+        UsageError: a class is set up already, or ``host`` is not an address.
+    """
     roster = check_roster(roster)
     if (class_dir(home) / "class.json").exists():
         raise UsageError(
@@ -466,7 +483,11 @@ def status(home: Path | str | None = None) -> list[Seat]:
 
 
 def check(exercise: str, home: Path | str | None = None) -> list[checks.CheckResult]:
-    """Run ``exercise``'s self-check for every learner, with the instructor's key."""
+    """Run ``exercise``'s self-check for every learner, with the instructor's key.
+
+    Raises:
+        UsageError: the exercise checks files on the learner's own machine.
+    """
     room = load(home)
     if checks.find(exercise).local:
         raise UsageError(
@@ -502,6 +523,9 @@ def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned
 
     A bucket is the class's when its name starts with ``<learner>-`` for a learner of the class:
     the only buckets their keys could make. Nothing else is touched.
+
+    Raises:
+        SandboxError: the server sandbox is not running.
     """
     room = load(home)
     if not sandbox.running("server", home, thorough=False):

@@ -34,9 +34,9 @@ _JOBS: dict[str, tuple[str, str]] = {
 }
 
 
-def _adder(job: str) -> Callable[[argparse._SubParsersAction], None]:
+def _adder(job: str) -> Callable[[argparse._SubParsersAction[Parser]], None]:
     module, function = _JOBS[job]
-    adder: Callable[[argparse._SubParsersAction], None] = getattr(
+    adder: Callable[[argparse._SubParsersAction[Parser]], None] = getattr(
         importlib.import_module(f"s3lab.cli.{module}"), function
     )
     return adder

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from s3lab.cli.common import Parser, add_job, formatter
+from s3lab.cli.common import Parser, add_backend, add_job, formatter, resolved
 from s3lab.errors import S3LabError, UsageError
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
-def _bucket_client(args: argparse.Namespace, **kwargs: object) -> object:
+
+def _bucket_client(args: argparse.Namespace, **kwargs: object) -> S3Client:
     from s3lab import buckets
 
     # botocore alone: no verb here needs boto3's helpers, and importing them costs start-up.
-    return buckets.client_for(args.backend, profile=args.profile, plain=True, **kwargs)
+    return buckets.client_for(resolved(args), plain=True, **kwargs)
 
 
 def _bucket_name(args: argparse.Namespace) -> int:
@@ -192,7 +196,7 @@ def _bucket_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bucket(sub: argparse._SubParsersAction) -> None:
+def add_bucket(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab bucket`` job and its verbs to the parser."""
     job = add_job(
         sub,
@@ -211,7 +215,7 @@ def add_bucket(sub: argparse._SubParsersAction) -> None:
     )
     verbs = job.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
     common = Parser(add_help=False)
-    common.add_argument("--backend", help="moto, server, aws or kopah (default: $S3LAB_BACKEND)")
+    add_backend(common)
     common.add_argument("--profile", help="AWS profile, for --backend aws or kopah")
     copying = Parser(add_help=False)
     copying.add_argument("--quiet", action="store_true", help="no progress bar")

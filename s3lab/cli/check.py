@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from s3lab.cli.common import add_job
+from s3lab.cli.common import Parser, add_backend, add_job, resolved
 from s3lab.errors import UsageError
 
 
@@ -18,17 +18,13 @@ def _check(args: argparse.Namespace) -> int:
         return 0
     if not args.exercise:
         raise UsageError("which exercise?", "name one: `s3lab check --list` lists them")
-    client = None
-    if args.backend or args.profile:
-        from s3lab import backends
-
-        client = backends.resolve(args.backend, profile=args.profile).client("s3")
+    client = resolved(args).client("s3") if args.backend or args.profile else None
     result = checks.check(args.exercise, client=client, learner=args.learner)
     print(result.line())
     return 0 if result.done else 1
 
 
-def add_check(sub: argparse._SubParsersAction) -> None:
+def add_check(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab check`` job to the parser."""
     job = add_job(
         sub,
@@ -43,6 +39,6 @@ def add_check(sub: argparse._SubParsersAction) -> None:
     job.add_argument("exercise", nargs="?", metavar="EXERCISE", help="the exercise's id")
     job.add_argument("--list", action="store_true", help="list the exercises")
     job.add_argument("--learner", help="a class learner's buckets (<learner>-EXERCISE-...)")
-    job.add_argument("--backend", help="moto, server, aws or kopah (default: $S3LAB_BACKEND)")
+    add_backend(job)
     job.add_argument("--profile", help="AWS profile, for --backend aws or kopah")
     job.set_defaults(func=_check)

@@ -82,7 +82,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_classroom(sub: argparse._SubParsersAction) -> None:
+def add_classroom(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab classroom`` job and its verbs to the parser."""
     job = add_job(
         sub,

@@ -1,12 +1,22 @@
-"""What every job's commands share: the parser that turns mistakes into one line."""
+"""What every job's commands share: the parser that turns mistakes into one line, ``--backend``.
+
+The one ``--backend`` option, and the one place its value becomes a
+:class:`~s3lab.backends.Backend` (:func:`resolved`).
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from s3lab.errors import UsageError
+
+if TYPE_CHECKING:
+    from s3lab.backends import Backend
+
+#: What ``--backend`` says in the jobs that send requests to any backend.
+BACKEND_HELP = "moto, server, aws or kopah (default: $S3LAB_BACKEND)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,6 +35,37 @@ def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def add_job(sub: argparse._SubParsersAction, name: str, help_: str, description: str) -> Parser:
+def add_job(
+    sub: argparse._SubParsersAction[Parser], name: str, help_: str, description: str
+) -> Parser:
     """One job (`s3lab NAME`) with its help; its verbs are added by the caller."""
     return sub.add_parser(name, help=help_, description=description, formatter_class=formatter)
+
+
+def add_backend(
+    parser: argparse.ArgumentParser,
+    help_: str | None = BACKEND_HELP,
+    *,
+    choices: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """The ``--backend`` option of a job: where its requests go (``choices`` to narrow it).
+
+    The value is not checked here but by :func:`resolved` (:func:`s3lab.backends.resolve`),
+    once, so a typo gets the same "did you mean" line from every job.
+    """
+    parser.add_argument("--backend", help=help_, choices=choices, **kwargs)
+
+
+def resolved(args: argparse.Namespace, **kwargs: Any) -> Backend:
+    """The job's ``--backend`` and ``--profile`` as a Backend: resolved once, then passed down.
+
+    Raises:
+        UsageError: the backend named (or ``$S3LAB_BACKEND``) is not one s3lab knows.
+        SandboxError: the sandbox named is not running.
+    """
+    from s3lab import backends  # here: `--help` imports none of the library
+
+    return backends.resolve(
+        getattr(args, "backend", None), profile=getattr(args, "profile", None), **kwargs
+    )

@@ -7,7 +7,7 @@ import getpass
 import sys
 
 from s3lab import sandbox
-from s3lab.cli.common import Parser, add_job
+from s3lab.cli.common import Parser, add_backend, add_job, resolved
 from s3lab.errors import UsageError
 
 
@@ -96,7 +96,7 @@ def _ask(prompt: str) -> str:
     return line.rstrip("\n")
 
 
-def add_configure(sub: argparse._SubParsersAction) -> None:
+def add_configure(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab configure`` job and its verbs to the parser."""
     job = add_job(
         sub,
@@ -126,7 +126,7 @@ def add_configure(sub: argparse._SubParsersAction) -> None:
     job.add_argument("--sandbox", action="store_true", help="a profile for the running sandbox")
     job.add_argument("--s3cmd", action="store_true", help="s3cmd's config from --profile/--backend")
     job.add_argument("--s3cmd-file", metavar="PATH", help="with --s3cmd (default: ~/.s3cfg)")
-    job.add_argument("--backend", choices=sandbox.KINDS, help="which sandbox, with --sandbox")
+    add_backend(job, "which sandbox, with --sandbox", choices=sandbox.KINDS)
     job.add_argument("--force", action="store_true", help="write keys even inside a git work tree")
     job.add_argument("--fix-permissions", action="store_true", help="chmod 0600 the AWS files")
     job.set_defaults(func=_configure, verb=None, list_profile=None)
@@ -139,14 +139,14 @@ def _doctor(args: argparse.Namespace) -> int:
     from s3lab import backends
     from s3lab.configure.doctor import doctor
 
-    if args.backend:
-        backends.use(args.backend, profile=args.profile)
+    if args.backend:  # doctor checks what the aws command would see: the backend's variables
+        backends.export(resolved(args))
     report = doctor(args.profile)
     print(report.to_json() if args.json else report.table())
     return 0 if report.ok else 1
 
 
-def add_doctor(sub: argparse._SubParsersAction) -> None:
+def add_doctor(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab doctor`` job and its verbs to the parser."""
     from s3lab import backends
 
@@ -164,6 +164,6 @@ def add_doctor(sub: argparse._SubParsersAction) -> None:
         "  s3lab doctor --backend server --json",
     )
     job.add_argument("--profile", help="the AWS profile to check (default: AWS_PROFILE or default)")
-    job.add_argument("--backend", choices=backends.BACKENDS, help="check a backend's set-up")
+    add_backend(job, "check a backend's set-up", choices=backends.BACKENDS)
     job.add_argument("--json", action="store_true", help="print the checks as JSON")
     job.set_defaults(func=_doctor)

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from s3lab.cli.common import add_job
+from s3lab.cli.common import Parser, add_job
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -52,7 +52,7 @@ def _byte_bar(name: str, total: int | None, initial: int) -> Iterator[Callable[[
         yield bar.update
 
 
-def add_install(sub: argparse._SubParsersAction) -> None:
+def add_install(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab install`` job and its verbs to the parser."""
     from s3lab import install
 

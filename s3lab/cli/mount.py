@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from s3lab.cli.common import add_job
+from s3lab.cli.common import Parser, add_job
 from s3lab.errors import UsageError
 
 
@@ -49,7 +49,7 @@ def _mount(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_mount(sub: argparse._SubParsersAction) -> None:
+def add_mount(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab mount`` job and its verbs to the parser."""
     job = add_job(
         sub,
@@ -122,7 +122,7 @@ def _unmount(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_unmount(sub: argparse._SubParsersAction) -> None:
+def add_unmount(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab unmount`` job and its verbs to the parser."""
     job = add_job(
         sub,

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from s3lab.cli.common import Parser, add_job
+from s3lab.cli.common import Parser, add_backend, add_job
 
 
 def _notebooks_run(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def _notebooks_run(args: argparse.Namespace) -> int:
     return 0 if done.ok else 1
 
 
-def add_notebooks(sub: argparse._SubParsersAction) -> None:
+def add_notebooks(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab notebooks`` job and its verbs to the parser."""
     job = add_job(
         sub,
@@ -70,7 +70,7 @@ def add_notebooks(sub: argparse._SubParsersAction) -> None:
     )
     verbs = job.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
     run = verbs.add_parser("run", help="run every notebook; a table of results; clean up")
-    run.add_argument("--backend", required=True, help="moto, server, aws or kopah")
+    add_backend(run, "moto, server, aws or kopah", required=True)
     run.add_argument("--profile", help="the AWS profile (aws, kopah); default: the usual chain")
     run.add_argument("--prefix", help="the run's bucket prefix (default: s3lab-run-<random>)")
     run.add_argument("--out", default="notebooks-run", help="where executed notebooks go")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from s3lab import sandbox
-from s3lab.cli.common import Parser, add_job
+from s3lab.cli.common import Parser, add_backend, add_job
 from s3lab.errors import UsageError
 
 
@@ -73,7 +73,7 @@ def _sandbox_run(args: argparse.Namespace) -> int:
                 sandbox.stop(name)
 
 
-def add_sandbox(sub: argparse._SubParsersAction) -> None:
+def add_sandbox(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add the ``s3lab sandbox`` job and its verbs to the parser."""
     job = add_job(
         sub,
@@ -93,25 +93,25 @@ def add_sandbox(sub: argparse._SubParsersAction) -> None:
     choices = [*sandbox.KINDS, "all"]
 
     start = verbs.add_parser("start", help="start a sandbox (does nothing if it already runs)")
-    start.add_argument("--backend", choices=choices, default="moto")
+    add_backend(start, None, choices=choices, default="moto")
     start.add_argument("--port", type=int, help="S3 port (default: a free one)")
     start.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for it")
     start.set_defaults(func=_sandbox_start)
 
     stop = verbs.add_parser("stop", help="stop a sandbox (data of `server` is kept)")
-    stop.add_argument("--backend", choices=choices, default="all")
+    add_backend(stop, None, choices=choices, default="all")
     stop.set_defaults(func=_sandbox_stop)
 
     status = verbs.add_parser("status", help="running, stale or stopped; exit 0 only if running")
-    status.add_argument("--backend", choices=choices, default="all")
+    add_backend(status, None, choices=choices, default="all")
     status.set_defaults(func=_sandbox_status)
 
     env = verbs.add_parser("env", help='print export lines: eval "$(s3lab sandbox env)"')
-    env.add_argument("--backend", choices=sandbox.KINDS, help="default: the one running")
+    add_backend(env, "default: the one running", choices=sandbox.KINDS)
     env.set_defaults(func=_sandbox_env)
 
     run = verbs.add_parser("run", help="start, run one command with the sandbox's variables, stop")
-    run.add_argument("--backend", choices=choices, default="moto")
+    add_backend(run, None, choices=choices, default="moto")
     run.add_argument("--keep", action="store_true", help="leave the sandbox running after")
     run.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for start")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")

@@ -38,8 +38,11 @@ from s3lab.configure.awsfiles import (
 )
 from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import UsageError, translate
+from s3lab.settings import ENDPOINT_VARIABLES, first_set
 
 if TYPE_CHECKING:
+    import botocore.session
+
     from s3lab.sandbox import Sandbox
 
 KOPAH_ENDPOINT = "https://s3.kopah.uw.edu"
@@ -148,7 +151,11 @@ def check_output(value: str) -> str:
 
 
 def check_endpoint_url(value: str) -> str:
-    """An http(s) URL with a host; a bare host name gets "did you mean https://..."."""
+    """An http(s) URL with a host; a bare host name gets "did you mean https://...".
+
+    Raises:
+        UsageError: ``value`` is not an http(s) URL of a host, or has a path.
+    """
     parts = urlsplit(value.strip())
     if parts.scheme in ("http", "https") and parts.hostname and parts.path.strip("/"):
         base = f"{parts.scheme}://{parts.netloc}"
@@ -207,6 +214,10 @@ def configure(
     Everything is checked before anything is written, so a refused value leaves both files
     byte for byte as they were. A new access key without a session token removes an old
     token from the profile: a stale token with a new key is rejected by AWS.
+
+    Raises:
+        UsageError: a value is not valid, a key comes without its secret, or there is nothing to
+            write.
     """
     check_profile_name(profile)
     if (access_key_id is None) != (secret_access_key is None):
@@ -349,6 +360,9 @@ def configure_s3cmd(
 
     The file holds the keys, so it is private (0600) and refused inside a git work tree.
     A profile with no ``endpoint_url`` goes to AWS (``s3.amazonaws.com``).
+
+    Raises:
+        UsageError: the profile has no keys.
     """
     target = Path(path).expanduser() if path else s3cmd_path()
     if backend:
@@ -504,23 +518,23 @@ def list_settings(profile: str | None = None) -> list[Setting]:
         rows.append(Setting("access_key", mask(creds.access_key), creds.method, where))
         rows.append(Setting("secret_key", mask(creds.secret_key), creds.method, where))
     rows.append(_setting_row(session, "region", ("AWS_DEFAULT_REGION",), profile))
-    rows.append(
-        _setting_row(session, "endpoint_url", ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), profile)
-    )
+    rows.append(_setting_row(session, "endpoint_url", ENDPOINT_VARIABLES, profile))
     return rows
 
 
-def _setting_row(session: Any, name: str, env: tuple[str, ...], profile: str | None) -> Setting:
-    for variable in env:
-        if os.environ.get(variable):
-            return Setting(name, os.environ[variable], "env", variable)
+def _setting_row(
+    session: botocore.session.Session, name: str, env: tuple[str, ...], profile: str | None
+) -> Setting:
+    found = first_set(env)
+    if found:
+        return Setting(name, found[1], "env", found[0])
     value = session.get_scoped_config().get(name) if _profile_exists(session) else None
     if value:
         return Setting(name, str(value), "config-file", str(config_path()))
     return Setting(name, "<not set>", "None", "None")
 
 
-def _profile_exists(session: Any) -> bool:
+def _profile_exists(session: botocore.session.Session) -> bool:
     from botocore.exceptions import ProfileNotFound
 
     try:

@@ -20,9 +20,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import botocore.session
 
 _HEADER = re.compile(r"^\s*\[([^\]]*)\]")
 _KEY_LINE = re.compile(r"^([^\s=:#;][^=:]*?)\s*[=:]")
@@ -50,6 +53,9 @@ def read_profiles(path: Path, *, config: bool) -> dict[str, dict[str, Any]]:
     The credentials file names sections ``[name]``; the config file ``[profile name]`` (and
     ``[default]``). botocore's ``build_profile_map`` knows the config dialect; for the
     credentials file every section is a profile.
+
+    Raises:
+        ConfigError: the file is not a valid AWS ini file.
     """
     from botocore import configloader, exceptions
 
@@ -67,14 +73,15 @@ def read_profiles(path: Path, *, config: bool) -> dict[str, dict[str, Any]]:
     return raw
 
 
-def session_for(profile: str | None) -> Any:
+def session_for(profile: str | None) -> botocore.session.Session:
     """A botocore session for ``profile`` (None: AWS_PROFILE or default), quick off EC2.
 
-    botocore would otherwise wait seconds for the instance metadata service on a laptop.
+    botocore would otherwise wait seconds for the instance metadata service on a laptop. It
+    shares the process's parsed service models (:func:`s3lab.clients.botocore_session`).
     """
-    import botocore.session
+    from s3lab import clients
 
-    session = botocore.session.Session(profile=profile)
+    session = clients.botocore_session(profile=profile)
     session.set_config_variable("metadata_service_timeout", 1)
     session.set_config_variable("metadata_service_num_attempts", 1)
     return session
@@ -242,7 +249,11 @@ def git_work_tree(path: Path) -> Path | None:
 
 
 def guard_git(path: Path, *, force: bool = False) -> None:
-    """Refuse to put keys where ``git add .`` would pick them up and a push would publish them."""
+    """Refuse to put keys where ``git add .`` would pick them up and a push would publish them.
+
+    Raises:
+        ConfigError: ``path`` is inside a git work tree and ``force`` is not set.
+    """
     top = git_work_tree(path)
     if top is not None and not force:
         raise ConfigError(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from s3lab import clients
@@ -33,6 +33,13 @@ from s3lab.configure.awsfiles import (
 from s3lab.configure.regions import check_region, region_error
 from s3lab.errors import AWS_ERRORS, ConfigError, CredentialsError, S3LabError, translate
 from s3lab.install.machine import parse_aws_version
+
+if TYPE_CHECKING:
+    import botocore.session
+    from botocore.config import Config
+    from botocore.credentials import Credentials
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
 
 # The first aws CLI releases that read `endpoint_url` from a profile.
 ENDPOINT_URL_SINCE = {1: (1, 29, 0), 2: (2, 13, 0)}
@@ -57,8 +64,8 @@ class Context:
     """What the checks learn and pass on (the session, the endpoint, a server's Date)."""
 
     profile: str | None
-    session: Any = None
-    credentials: Any = None
+    session: botocore.session.Session | None = None
+    credentials: Credentials | None = None
     region: str | None = None
     region_ok: bool = False
     endpoint: str = ""
@@ -68,7 +75,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
 
-def _timeouts() -> Any:
+def _timeouts() -> Config:
     """One quick try per check: doctor reports a silent endpoint instead of retrying it."""
     connect, read, _ = clients.patience()
     return clients.client_config(
@@ -76,9 +83,25 @@ def _timeouts() -> Any:
     )
 
 
-def _client(ctx: Context, service: str) -> Any:
-    return ctx.session.create_client(
-        service, region_name=ctx.region or "us-east-1", config=_timeouts()
+def _session(ctx: Context) -> botocore.session.Session:
+    if ctx.session is None:  # doctor() makes it before any check runs
+        raise ConfigError("no AWS session to check")
+    return ctx.session
+
+
+def _s3(ctx: Context) -> S3Client:
+    """An S3 client of the session checked, from the one factory, with one quick try."""
+    region = ctx.region or "us-east-1"
+    return clients.client(
+        _session(ctx), "s3", helpers=False, region_name=region, config=_timeouts()
+    )
+
+
+def _sts(ctx: Context) -> STSClient:
+    """The same for STS."""
+    region = ctx.region or "us-east-1"
+    return clients.client(
+        _session(ctx), "sts", helpers=False, region_name=region, config=_timeouts()
     )
 
 
@@ -148,7 +171,7 @@ def check_region_set(ctx: Context) -> Check:
     """A region is set and is one (botocore's list), or has the shape of a newer one."""
     name = "region"
     try:
-        ctx.region = ctx.session.get_config_variable("region")
+        ctx.region = _session(ctx).get_config_variable("region")
     except Exception as exc:
         error = _error(exc, "reading the profile")
         return Check(name, "FAIL", error.message, error.hint)
@@ -173,7 +196,7 @@ def check_credentials_found(ctx: Context) -> Check:
     """Credentials exist somewhere in botocore's chain; say where (the classic surprise)."""
     name = "credentials found"
     try:
-        ctx.credentials = ctx.session.get_credentials()
+        ctx.credentials = _session(ctx).get_credentials()
     except Exception as exc:
         error = _error(exc, "reading credentials")
         return Check(name, "FAIL", error.message, error.hint)
@@ -203,7 +226,7 @@ def check_endpoint(ctx: Context) -> Check:
     """The S3 endpoint's name resolves and it takes TCP connections; says which step failed."""
     name = "endpoint reachable"
     try:
-        ctx.endpoint = _client(ctx, "s3").meta.endpoint_url
+        ctx.endpoint = _s3(ctx).meta.endpoint_url
     except Exception as exc:
         error = _error(exc, "building an S3 client")
         return Check(name, "FAIL", error.message, error.hint)
@@ -249,11 +272,11 @@ def check_identity(ctx: Context) -> Check:
         return Check(name, "skip", "needs credentials and a reachable endpoint (see above)")
     arn = ""
     try:
-        sts = _client(ctx, "sts")
+        sts = _sts(ctx)
         answer = sts.get_caller_identity()
         _remember_date(ctx, answer)
         arn = str(answer.get("Arn"))
-        if not _separate_sts(sts.meta.endpoint_url, _client(ctx, "s3").meta.endpoint_url):
+        if not _separate_sts(sts.meta.endpoint_url, _s3(ctx).meta.endpoint_url):
             ctx.accepted = True
             return Check(name, "ok", f"{arn} (sts get-caller-identity)")
         # A local STS stand-in accepts any key: only the S3 server itself can say.
@@ -268,8 +291,8 @@ def check_identity(ctx: Context) -> Check:
     except BotoCoreError:
         pass
     try:
-        answer = _client(ctx, "s3").list_buckets()
-        _remember_date(ctx, answer)
+        listed = _s3(ctx).list_buckets()
+        _remember_date(ctx, listed)
     except ClientError as exc:
         _remember_date(ctx, exc.response)
         return _rejected(name, exc, " (a signed S3 ListBuckets: this endpoint has no STS)")
@@ -307,7 +330,7 @@ def check_list(ctx: Context) -> Check:
     if not ctx.accepted:
         return Check(name, "skip", "needs credentials the service accepts (see above)")
     try:
-        answer = _client(ctx, "s3").list_buckets()
+        answer = _s3(ctx).list_buckets()
     except ClientError as exc:
         _remember_date(ctx, exc.response)
         return _rejected(name, exc)

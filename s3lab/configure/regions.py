@@ -34,20 +34,19 @@ def region_data() -> RegionData:
 
     The pseudo-regions (``aws-global``, ``aws-cn-global``...) are not regions a person sets.
     """
-    import boto3
     import botocore
-    import botocore.session
     from botocore.loaders import create_loader
 
+    from s3lab import clients
+
     # Offline data only: the learner's own config (maybe the broken file) plays no part.
-    quiet = botocore.session.Session(
+    session = clients.botocore_session(
         session_vars={
             "profile": (None, None, None, None),
             "config_file": (None, None, os.devnull, None),
             "credentials_file": (None, None, os.devnull, None),
         }
     )
-    session = boto3.session.Session(region_name="us-east-1", botocore_session=quiet)
     regions: list[str] = []
     for partition in session.get_available_partitions():
         regions += [

@@ -65,7 +65,11 @@ def plan(
     settings: InstallSettings | None = None,
     system: System | None = None,
 ) -> InstallPlan:
-    """The plan for one tool; nothing is downloaded or changed."""
+    """The plan for one tool; nothing is downloaded or changed.
+
+    Raises:
+        UsageError: the tool, its method or a folder option is not one s3lab knows.
+    """
     if tool not in TOOLS:
         raise UsageError(f"unknown tool {tool!r}", f"choose one of: {', '.join(TOOLS)}")
     method = method or METHODS[tool][0]

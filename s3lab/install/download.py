@@ -101,6 +101,9 @@ def download(
     The bytes go to ``dest.part``; an interrupted transfer resumes with an HTTP Range request
     (or restarts if the server ignores it), and only a complete file is renamed to ``dest``.
     A 4xx answer is not retried: asking again would get the same answer.
+
+    Raises:
+        InstallError: every try failed.
     """
     progress = progress or Progress()
     part = dest.with_name(dest.name + ".part")
@@ -208,6 +211,10 @@ def verify_signature(
     Accepted only if gpgv says the signature is good AND the primary fingerprint of the key that
     made it is one of ``fingerprints``. A key file from anywhere can therefore add no trust.
     On any failure the downloaded file and its signature are deleted.
+
+    Raises:
+        InstallError: the signature does not check out (the download is deleted).
+        NotInstalledError: neither gpgv nor gpg is installed.
     """
     pinned = {normalize_fingerprint(f) for f in fingerprints}
     work = Path(tempfile.mkdtemp(prefix="gpg-", dir=data.parent))
@@ -281,6 +288,9 @@ def extract_zip(archive: Path, dest: Path) -> Path:
     ``zipfile`` drops permissions, which would leave ``aws/install`` unable to run; the Unix
     mode is in the top 16 bits of ``external_attr``. Files go to a staging folder that is renamed
     to ``dest`` only when everything is out, so a failure never leaves a half tree.
+
+    Raises:
+        InstallError: the archive is not a zip, or holds an unsafe path or link.
     """
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

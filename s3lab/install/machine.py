@@ -37,7 +37,11 @@ class System:
 
 
 def normalize_arch(machine: str) -> str:
-    """The AWS CLI's name for an architecture; anything else is a clear error."""
+    """The AWS CLI's name for an architecture; anything else is a clear error.
+
+    Raises:
+        UsageError: neither the AWS CLI v2 nor Mountpoint is built for it.
+    """
     names = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
     arch = names.get(machine.lower())
     if arch is None:

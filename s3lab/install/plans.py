@@ -145,7 +145,12 @@ class InstallPlan:
 
 
 def run_command(command: Sequence[str], what: str, env: Mapping[str, str] | None = None) -> str:
-    """Run a step's command; on failure raise with its last lines, which say why."""
+    """Run a step's command; on failure raise with its last lines, which say why.
+
+    Raises:
+        InstallError: the command failed.
+        NotInstalledError: its program is not installed.
+    """
     try:
         done = subprocess.run(
             list(command),

@@ -62,7 +62,11 @@ def plan_awscli(
     install_dir: Path | None = None,
     bin_dir: Path | None = None,
 ) -> InstallPlan:
-    """The plan for ``s3lab install awscli`` (see the module docstring for why)."""
+    """The plan for ``s3lab install awscli`` (see the module docstring for why).
+
+    Raises:
+        InstallError: this is not Linux.
+    """
     if method == "pip":
         return plan_pip("awscli", "awscli", "aws", update, probe=probe_aws)
     if method == "system":
@@ -179,7 +183,11 @@ def mountpoint_urls(system: System, settings: InstallSettings) -> tuple[str, str
 
 
 def plan_mountpoint(system: System, settings: InstallSettings, update: bool = False) -> InstallPlan:
-    """The plan for ``s3lab install mountpoint``: download, check, package manager, verify."""
+    """The plan for ``s3lab install mountpoint``: download, check, package manager, verify.
+
+    Raises:
+        InstallError: this is not Linux, has no FUSE device or no apt-get, dnf or yum.
+    """
     if system.os != "linux":
         raise InstallError(
             f"Mountpoint for Amazon S3 runs on Linux only (this is {system.os})",
@@ -280,7 +288,11 @@ def plan_mountpoint(system: System, settings: InstallSettings, update: bool = Fa
 
 
 def plan_system_package(tool: str, system: System, packages: Mapping[str, str]) -> InstallPlan:
-    """Install one package with apt-get or dnf; already installed means nothing to do."""
+    """Install one package with apt-get or dnf; already installed means nothing to do.
+
+    Raises:
+        InstallError: no package manager s3lab knows is here.
+    """
     manager = system.package_manager
     if manager is None or manager not in packages:
         raise InstallError(

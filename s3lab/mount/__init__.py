@@ -35,16 +35,13 @@ from typing import Any
 
 from s3lab import backends, processes, settings
 from s3lab.errors import (
-    AWS_ERRORS,
     MountError,
     NotInstalledError,
     S3LabError,
     UsageError,
-    code_of,
-    translate,
 )
 from s3lab.mount import tools as mount_tools
-from s3lab.mount.tools import PLANS, Connection, pick_tool
+from s3lab.mount.tools import PLANS, check_bucket, connection, pick_tool
 
 logger = logging.getLogger(__name__)
 
@@ -52,66 +49,6 @@ logger = logging.getLogger(__name__)
 # What each program puts in /proc/mounts: (source, fstype).
 _SIGNATURES = {"mountpoint": ("mountpoint-s3", "fuse"), "rclone": ("", "fuse.rclone")}
 _SIGNATURES["s3fs"] = ("s3fs", "fuse.s3fs")
-
-
-# --- where the bucket is: endpoint, region, credentials -------------------------------------------
-
-
-def connection(
-    lab: Any = None,
-    *,
-    profile: str | None = None,
-    endpoint_url: str | None = None,
-    path_style: bool | None = None,
-) -> Connection:
-    """Work out endpoint, region and credentials from the backend switch (or ``lab``).
-
-    A custom endpoint (the sandbox, Kopah) defaults to path-style addressing, which every
-    S3-compatible server accepts; AWS keeps virtual-hosted style.
-    """
-    backend = lab if isinstance(lab, backends.Backend) else backends.resolve(lab, profile=profile)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
-    # The same clean-up as backends.use(): a sandbox's variables must not follow a mount to AWS,
-    # and a profile or token must not mix with the sandbox's keys.
-    backends.clear_for(backend, env)
-    env.update(backend.env)
-    session = backend.session()
-    region = session.region_name or env.get("AWS_REGION") or "us-east-1"
-    endpoint = endpoint_url or backend.endpoint_url
-    if not endpoint and not backend.is_sandbox:
-        configured = session.client("s3").meta.endpoint_url
-        if configured and "amazonaws.com" not in configured:
-            endpoint = configured  # an endpoint_url in the profile (Kopah)
-    if path_style is None:
-        path_style = bool(endpoint)
-    chosen_profile = None if backend.is_sandbox else (profile or backend.profile)
-    return Connection(env, endpoint, region, chosen_profile, path_style, backend)
-
-
-# What HeadBucket's answers mean for a mount; the fixes are the table's (s3lab.errors).
-_HEAD_BUCKET = {
-    "404": "bucket {bucket} does not exist here",
-    "NoSuchBucket": "bucket {bucket} does not exist here",
-    "403": "these credentials may not read bucket {bucket}",
-    "AccessDenied": "these credentials may not read bucket {bucket}",
-}
-
-
-def check_bucket(conn: Connection, bucket: str) -> None:
-    """Fail early, with a fix, when the bucket is missing or the keys cannot reach it.
-
-    The mount programs would otherwise mount happily and fail on the first ``ls``.
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        conn.client().head_bucket(Bucket=bucket)
-    except (ClientError, BotoCoreError) as exc:
-        code = code_of(exc)
-        if code in _HEAD_BUCKET:  # a bare status, no message: say what it means here
-            kind, fix = AWS_ERRORS[code]
-            raise kind(_HEAD_BUCKET[code].format(bucket=bucket), fix) from exc
-        raise translate(exc, f"checking bucket {bucket}") or MountError(str(exc)) from exc
 
 
 # --- the mount table ------------------------------------------------------------------------------
@@ -246,6 +183,10 @@ def prepare_target(directory: str | os.PathLike[str]) -> tuple[str, list[str]]:
     Refuses a folder that has files (they would be hidden while mounted), that is already a
     mount, or that lies inside another FUSE mount (a bucket inside a bucket: the seed's rule,
     "neither inside the other").
+
+    Raises:
+        UsageError: ``directory`` is a file.
+        MountError: it is a mount already, inside another FUSE mount, or not empty.
     """
     target = _abspath(directory)
     notes = []
@@ -412,7 +353,7 @@ def mount(
     gid: int | None = None,
     allow_other: bool = False,
     metadata_ttl: int | None = None,
-    lab: Any = None,
+    lab: backends.Backend | None = None,
     timeout: float = 30.0,
 ) -> Mount:
     """Mount ``bucket`` on ``directory`` and return once the folder really shows the bucket.
@@ -489,6 +430,9 @@ def unmount(directory: str | os.PathLike[str], *, timeout: float = 10.0) -> str:
     A busy folder (a shell or program has its working directory or a file open inside) is
     unmounted lazily: it disappears from the tree now and is released when the last user leaves.
     A stale mount (its program died) is cleaned the same way.
+
+    Raises:
+        MountError: ``directory`` is not mounted, or stays mounted.
     """
     target = _abspath(directory)
     record = _read_record(target)

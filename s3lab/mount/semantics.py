@@ -192,7 +192,11 @@ class Behaviour:
 
 
 def check_tool(name: str) -> str:
-    """Return a valid mount program name (mountpoint, rclone, s3fs), or raise with the choices."""
+    """Return a valid mount program name (mountpoint, rclone, s3fs), or raise with the choices.
+
+    Raises:
+        UsageError: ``name`` is not a mount tool.
+    """
     cleaned = (name or "").strip().lower()
     if cleaned in ("mount-s3", "mountpoint-s3"):
         cleaned = "mountpoint"

@@ -16,11 +16,22 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from s3lab import backends, clients
 from s3lab.clients import patience
-from s3lab.errors import CredentialsError, NotInstalledError
+from s3lab.errors import (
+    AWS_ERRORS,
+    CredentialsError,
+    MountError,
+    NotInstalledError,
+    code_of,
+    translate,
+)
 from s3lab.mount.semantics import TOOLS, check_tool
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 PROGRAMS = {"mountpoint": "mount-s3", "rclone": "rclone", "s3fs": "s3fs"}
 INSTALL_HINTS = {
@@ -40,7 +51,11 @@ def find_program(tool: str) -> str | None:
 
 
 def pick_tool(tool: str = "auto") -> tuple[str, str, str]:
-    """``(tool, program path, why)``: the named program, or the best installed one for auto."""
+    """``(tool, program path, why)``: the named program, or the best installed one for auto.
+
+    Raises:
+        NotInstalledError: the tool asked for (or, for ``auto``, every tool) is not installed.
+    """
     if tool and tool != "auto":
         tool = check_tool(tool)
         program = find_program(tool)
@@ -76,14 +91,72 @@ class Connection:
     region: str
     profile: str | None
     path_style: bool
-    backend: Any = None  # the s3lab Backend it came from
+    backend: backends.Backend  # where it came from: the same credentials
 
-    def client(self) -> Any:
+    def client(self) -> S3Client:
         """A boto3 client for the same endpoint and credentials as the mount."""
         kwargs: dict[str, Any] = {"region_name": self.region}
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
         return self.backend.client("s3", **kwargs)
+
+
+def connection(
+    lab: backends.Backend | None = None,
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    path_style: bool | None = None,
+) -> Connection:
+    """Work out endpoint, region and credentials from ``lab`` (default: the current backend).
+
+    The current backend is :func:`s3lab.use`'s, else the environment's; a ``profile`` with no
+    ``lab`` resolves one for that profile. A custom endpoint (the sandbox, Kopah) defaults to
+    path-style addressing, which every S3-compatible server accepts; AWS keeps virtual-hosted.
+
+    Raises:
+        UsageError, SandboxError: no ``lab`` was given, and the current backend cannot be had.
+    """
+    backend = lab or (backends.resolve(profile=profile) if profile else backends.current())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}  # and the lab's:
+    backends.export(backend, env)
+    session = backend.botocore_session()
+    region = session.get_config_variable("region") or env.get("AWS_REGION") or "us-east-1"
+    endpoint = endpoint_url or backend.endpoint_url
+    if not endpoint and not backend.is_sandbox:
+        configured = clients.client(session, "s3", helpers=False).meta.endpoint_url
+        if configured and "amazonaws.com" not in configured:
+            endpoint = configured  # an endpoint_url in the profile (Kopah)
+    if path_style is None:
+        path_style = bool(endpoint)
+    chosen_profile = None if backend.is_sandbox else (profile or backend.profile)
+    return Connection(env, endpoint, region, chosen_profile, path_style, backend)
+
+
+# What HeadBucket's answers mean for a mount; the fixes are the table's (s3lab.errors).
+_HEAD_BUCKET = {
+    "404": "bucket {bucket} does not exist here",
+    "NoSuchBucket": "bucket {bucket} does not exist here",
+    "403": "these credentials may not read bucket {bucket}",
+    "AccessDenied": "these credentials may not read bucket {bucket}",
+}
+
+
+def check_bucket(conn: Connection, bucket: str) -> None:
+    """Fail early, with a fix, when the bucket is missing or the keys cannot reach it.
+
+    The mount programs would otherwise mount happily and fail on the first ``ls``.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        conn.client().head_bucket(Bucket=bucket)
+    except (ClientError, BotoCoreError) as exc:
+        code = code_of(exc)
+        if code in _HEAD_BUCKET:  # a bare status, no message: say what it means here
+            kind, fix = AWS_ERRORS[code]
+            raise kind(_HEAD_BUCKET[code].format(bucket=bucket), fix) from exc
+        raise translate(exc, f"checking bucket {bucket}") or MountError(str(exc)) from exc
 
 
 @dataclass
@@ -222,7 +295,7 @@ def _s3fs_ttl(opts: dict[str, Any]) -> list[str]:
 def _s3fs_plan(
     program: str, bucket: str, target: str, conn: Connection, opts: dict[str, Any]
 ) -> MountPlan:
-    credentials = conn.backend.session().get_credentials()
+    credentials = conn.backend.botocore_session().get_credentials()
     if credentials is None:
         raise CredentialsError(
             "no AWS credentials were found for s3fs",

@@ -36,9 +36,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from s3lab import processes, settings
+from s3lab import clients, processes, settings
 from s3lab.errors import SandboxError, UsageError
 from s3lab.sandbox.ports import HOST, choose, free_port, listening, port_in_use
 from s3lab.sandbox.servers import (
@@ -49,6 +49,10 @@ from s3lab.sandbox.servers import (
     server_command,
     write_identities,
 )
+
+if TYPE_CHECKING:
+    import boto3
+    import botocore.session
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +130,11 @@ def sandbox_dir(home: Path | str | None = None) -> Path:
 
 
 def check_sandbox(backend: str) -> str:
-    """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices."""
+    """Return ``backend`` if it names a sandbox, else raise a UsageError that lists the choices.
+
+    Raises:
+        UsageError: ``backend`` is not a sandbox.
+    """
     if backend not in KINDS:
         raise UsageError(
             f"unknown sandbox backend {backend!r}",
@@ -135,22 +143,18 @@ def check_sandbox(backend: str) -> str:
     return backend
 
 
-def session() -> Any:
+def session() -> boto3.session.Session:
     """A boto3 session with the sandbox's keys that ignores the user's AWS files and profile.
 
     ``AWS_PROFILE`` naming a profile that does not exist here, or a config file with its own
     endpoint or addressing style, must not break or redirect requests to the sandbox.
     """
-    import boto3
-
-    return boto3.session.Session(botocore_session=botocore_session())
+    return clients.boto3_session(botocore_session())
 
 
-def botocore_session() -> Any:
+def botocore_session() -> botocore.session.Session:
     """What :func:`session` wraps: botocore alone (no boto3, no s3transfer: a quicker start)."""
-    from s3lab.clients import botocore_session as new_session
-
-    isolated = new_session(
+    isolated = clients.botocore_session(
         session_vars={
             "profile": (None, None, None, None),
             "config_file": (None, None, os.devnull, None),
@@ -164,12 +168,12 @@ def botocore_session() -> Any:
 
 def _answers(endpoint_url: str, timeout: float = 2.0) -> str:
     """Empty string when the server answers a signed ListBuckets, else the reason it did not."""
-    from s3lab.clients import client_config
-
-    client = session().client(
+    client = clients.client(
+        botocore_session(),
         "s3",
+        helpers=False,
         endpoint_url=endpoint_url,
-        config=client_config(attempts=1, connect_timeout=timeout, read_timeout=timeout),
+        config=clients.client_config(attempts=1, connect_timeout=timeout, read_timeout=timeout),
     )
     try:
         client.list_buckets()
@@ -279,6 +283,10 @@ def start(
     Idempotent: when a healthy server is already recorded, it is returned as it is. A recorded
     server that died or stopped answering is stopped and replaced, on the ports it had when they
     are still free.
+
+    Raises:
+        UsageError: ``port`` is not a TCP port, or is in use.
+        SandboxError: the server did not start or answer in time.
     """
     check_sandbox(backend)
     if port is not None and not 0 < port < 65536:
@@ -508,7 +516,11 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
     """The running sandbox named ``backend``, or, when none is named, the only one up.
 
     Which one a person means when they name none (``$S3LAB_BACKEND``) is decided by
-    :func:`s3lab.backends.running_sandbox`, which calls this.
+    :func:`s3lab.backends.resolve` and :func:`s3lab.backends.running_sandbox`, which call this.
+
+    Raises:
+        SandboxError: the sandbox named is not running, or none is.
+        UsageError: ``backend`` is not a sandbox, or two run and none is named.
     """
     if backend is not None:
         found = running(check_sandbox(backend), home, thorough=False)

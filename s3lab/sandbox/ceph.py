@@ -72,7 +72,11 @@ def cannot_run() -> tuple[str, str] | None:
 
 
 def check() -> None:
-    """Raise a one-line error when Ceph cannot run here (see :func:`cannot_run`)."""
+    """Raise a one-line error when Ceph cannot run here (see :func:`cannot_run`).
+
+    Raises:
+        NotInstalledError: a program Ceph needs is missing.
+    """
     why = cannot_run()
     if why:
         raise NotInstalledError(*why)

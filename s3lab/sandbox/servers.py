@@ -29,7 +29,11 @@ WEED_PORT_FLAGS = (
 
 
 def find_program(name: str, package: str) -> str:
-    """Find a program installed next to this Python first (a venv's bin), then on PATH."""
+    """Find a program installed next to this Python first (a venv's bin), then on PATH.
+
+    Raises:
+        NotInstalledError: the program is not installed.
+    """
     here = str(Path(sys.executable).parent)
     found = shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
     if not found:
@@ -41,7 +45,11 @@ def find_program(name: str, package: str) -> str:
 
 
 def moto_command(ports: list[int], directory: Path) -> list[str]:
-    """Moto in server mode on ``ports[0]``: a mock S3 (and STS) kept in memory."""
+    """Moto in server mode on ``ports[0]``: a mock S3 (and STS) kept in memory.
+
+    Raises:
+        NotInstalledError: moto's server mode is not installed.
+    """
     import importlib.util
 
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:

@@ -59,6 +59,8 @@ def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path:
     # nothing left behind: no bucket of the bench's, no mount
     from s3lab import buckets, mount
 
-    names = [b["name"] for b in buckets.list_buckets(buckets.client_for("server"))]
+    names = [
+        b["name"] for b in buckets.list_buckets(buckets.client_for(backends.resolve("server")))
+    ]
     assert not [n for n in names if n.startswith("bench")], names
     assert not [m for m in mount.mounts() if "s3lab-bench" in m.directory]

@@ -131,3 +131,106 @@ def test_only_the_command_line_prints() -> None:
         if p.relative_to(PACKAGE).parts[0] != "cli" and printing.search(p.read_text())
     ]
     assert not offenders
+
+
+# --- where requests go is read in one place -------------------------------------------------------
+
+#: The variables that say where requests go: only the resolver reads them (settings names them).
+WHERE = re.compile(r"(S3LAB_BACKEND|S3LAB_PROFILE|AWS_ENDPOINT_URL\w*)")
+RESOLVER = {"backends.py", "settings.py"}
+
+
+def _settings_read(node: ast.AST) -> bool:
+    """``settings.read()`` (or ``read()`` imported from it), with or without an env."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return (
+            func.attr == "read" and isinstance(func.value, ast.Name) and func.value.id == "settings"
+        )
+    return isinstance(func, ast.Name) and func.id == "read"
+
+
+def reads_of_where(source: str) -> list[str]:
+    """Each place ``source`` reads where requests go, as ``line N: what``.
+
+    A read is a variable's name (a string that is exactly ``S3LAB_BACKEND``, ``S3LAB_PROFILE``
+    or an ``AWS_ENDPOINT_URL*``) anywhere but where it is written or removed (a dict's key, an
+    assignment's target, a ``pop`` whose value is dropped), or the ``backend`` or ``profile``
+    of ``settings.read()``. A name kept in a tuple and looked up later is a read too.
+    """
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    bound = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and _settings_read(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if not WHERE.fullmatch(node.value):
+                continue
+            parent = parents.get(node)
+            if isinstance(parent, ast.Dict) and node in parent.keys:
+                continue  # {"AWS_ENDPOINT_URL": ...}: what a child or the aws command gets
+            if isinstance(parent, ast.Subscript) and not isinstance(parent.ctx, ast.Load):
+                continue  # env["S3LAB_BACKEND"] = ... or del env[...]
+            if (
+                isinstance(parent, ast.Call)
+                and isinstance(parent.func, ast.Attribute)
+                and parent.func.attr == "pop"
+                and isinstance(parents.get(parent), ast.Expr)
+            ):
+                continue  # env.pop("S3LAB_BACKEND"): removed, not read
+            found.append(f"line {node.lineno}: {node.value}")
+        elif isinstance(node, ast.Attribute) and node.attr in ("backend", "profile"):
+            value = node.value
+            if _settings_read(value) or (isinstance(value, ast.Name) and value.id in bound):
+                found.append(f"line {node.lineno}: settings' {node.attr}")
+    return found
+
+
+def test_the_read_finder_finds_planted_reads() -> None:
+    """Every way of reading the switch that the test below must catch, and what it must not."""
+    planted = {
+        'os.environ.get("S3LAB_BACKEND")': 1,
+        'os.environ["AWS_ENDPOINT_URL"]': 1,
+        'os.getenv("S3LAB_PROFILE")': 1,
+        'for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):\n    os.environ.get(name)': 2,
+        '"AWS_ENDPOINT_URL_STS" in os.environ': 1,
+        "settings.read().backend": 1,
+        "found = settings.read(env)\nfound.profile": 1,
+        'wanted = env.pop("S3LAB_BACKEND")': 1,
+    }
+    for source, count in planted.items():
+        assert len(reads_of_where(source)) == count, source
+    harmless = [
+        '{"AWS_ENDPOINT_URL": url, "S3LAB_BACKEND": name}',
+        'env["S3LAB_BACKEND"] = name',
+        'env.pop("S3LAB_BACKEND")',
+        'print("export S3LAB_BACKEND=class")',
+        "settings.read().home",
+        "box.backend",
+    ]
+    for source in harmless:
+        assert reads_of_where(source) == [], source
+
+
+def test_only_the_resolver_reads_where_requests_go() -> None:
+    """``backends.resolve`` decides where requests go; every other module is handed a Backend.
+
+    ``settings`` names the variables and ``backends`` reads them; anywhere else, reading
+    ``S3LAB_BACKEND``, ``S3LAB_PROFILE`` or ``AWS_ENDPOINT_URL*`` would be a second rule.
+    """
+    offenders = {
+        str(p.relative_to(PACKAGE)): found
+        for p in sources()
+        if p.relative_to(PACKAGE).as_posix() not in RESOLVER
+        and (found := reads_of_where(p.read_text()))
+    }
+    assert not offenders
+    assert len(sources()) > 30  # the subpackages' modules are looked at too

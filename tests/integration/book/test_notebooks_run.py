@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from s3lab import buckets, notebooks
+from s3lab import backends, buckets, notebooks
 from tests.support import cli
 
 FAILING = "10_first_bucket.ipynb"
@@ -72,6 +72,6 @@ def test_run_on_server_reports_and_cleans_up_after_a_failure(
     assert rows["85_kopah.ipynb"].split()[1] == "skipped", result.stdout
     assert (tmp_path / "out" / FAILING).exists()
     assert "removed " in result.stdout and "removed 0 " not in result.stdout  # chapter 10's
-    client = buckets.client_for("server")
+    client = buckets.client_for(backends.resolve("server"))
     left = [b["name"] for b in buckets.list_buckets(client) if b["name"].startswith(prefix)]
     assert left == []

@@ -165,7 +165,7 @@ def test_cli_make_refuses_an_invalid_name_before_any_request(lab) -> None:
 
 @pytest.fixture
 def bucket(lab):
-    client = buckets.client_for(lab.name)
+    client = buckets.client_for(lab)
     name = buckets.make_bucket(client, names.unique_name("test"))
     yield client, name
     buckets.remove_bucket(client, name, force=True)
@@ -264,7 +264,7 @@ def test_remove_without_force_refuses_with_counts(bucket, lab) -> None:
 
 
 def test_remove_force_deletes_versions_markers_and_uploads(lab) -> None:
-    client = buckets.client_for(lab.name)
+    client = buckets.client_for(lab)
     name = buckets.make_bucket(client, names.unique_name("versioned"))
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     for body in (b"one", b"two", b"three"):
@@ -297,7 +297,7 @@ def test_aws_rb_force_leaves_versions_that_s3lab_removes(lab) -> None:
     """The aws command's help says versioned objects are not deleted; show it, then fix it."""
     if lab.name == "server":
         pytest.skip("SeaweedFS deletes a versioned bucket even with versions left in it")
-    client = buckets.client_for(lab.name)
+    client = buckets.client_for(lab)
     name = buckets.make_bucket(client, names.unique_name("rb"))
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     client.put_object(Bucket=name, Key="a", Body=b"1")
@@ -311,7 +311,7 @@ def test_aws_rb_force_leaves_versions_that_s3lab_removes(lab) -> None:
 
 
 def test_interrupted_remove_finishes_when_run_again(lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = buckets.client_for(lab.name)
+    client = buckets.client_for(lab)
     name = buckets.make_bucket(client, names.unique_name("interrupted"))
     _fill(client, name, 2500)
     calls = []
@@ -360,7 +360,7 @@ def test_errors_of_delete_objects_and_bucket_not_empty_carry_the_tables_fix(lab)
 def test_cleanup_reports_through_its_callback_and_never_prints(
     lab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    client = buckets.client_for(lab.name)
+    client = buckets.client_for(lab)
     lines: list[str] = []
     owner = names.unique_name("nobody")
     assert buckets.cleanup(client, owner=owner, report=lines.append) == []
@@ -407,7 +407,7 @@ def test_cli_cost_of_a_bucket(bucket, lab) -> None:
 
 
 def test_cleanup_removes_only_what_s3lab_made(lab) -> None:
-    client = buckets.client_for(lab.name)
+    client = buckets.client_for(lab)
     owner = names.unique_name("owner")  # unique, so other tests' buckets never match
     mine = buckets.make_bucket(client, names.unique_name("mine"), owner=owner)
     _fill(client, mine, 3)
@@ -465,7 +465,7 @@ def test_cleanup_needs_a_filter(lab) -> None:
         cli("bucket", "cleanup", "--backend", lab.name), "only buckets s3lab made"
     )
     with pytest.raises(UsageError):
-        buckets.cleanup(buckets.client_for(lab.name))
+        buckets.cleanup(buckets.client_for(lab))
     assert_one_line_error(
         cli("bucket", "cleanup", "--made-by-s3lab", "--older-than", "soon", "--backend", lab.name),
         "cannot read the age",

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import s3lab
-from s3lab import mount, processes, sandbox
+from s3lab import backends, mount, processes, sandbox
 from s3lab.buckets import cost, make_bucket, remove_bucket
 from s3lab.buckets.names import unique_name
 from s3lab.errors import AWS_ERRORS, NotInstalledError
@@ -410,7 +410,7 @@ def test_a_profile_with_an_endpoint_reaches_every_program_without_keys_in_argv(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     for variable in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(variable, raising=False)
-    conn = mount.connection("kopah")
+    conn = mount.connection(backends.resolve("kopah"))
     assert (conn.profile, conn.endpoint_url, conn.path_style) == (
         "kopah",
         "https://s3.kopah.example",

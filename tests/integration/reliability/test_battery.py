@@ -317,7 +317,7 @@ def battery_bucket(
     request: pytest.FixtureRequest, server: backends.Backend
 ) -> Iterator[tuple[str, Any]]:
     """``(backend, client)``: the bucket with two objects on that sandbox (moto or SeaweedFS)."""
-    client = buckets.client_for(request.param)
+    client = buckets.client_for(backends.resolve(request.param))
     if BUCKET not in [b["name"] for b in buckets.list_buckets(client)]:
         client.create_bucket(Bucket=BUCKET)
     client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"a")
