@@ -482,6 +482,9 @@ def stop(home: Path | str | None = None) -> Classroom:
     room = load(home)
     room.stopped = True
     _save(room, home)
+    from s3lab.classroom import hub  # its servers end with the keys
+
+    hub.stop(home)
     _apply(room, home)
     if room.learners and sandbox.running("server", home, thorough=False):
         _wait_for(room, room.learners[-1].name, allowed=False)
@@ -495,6 +498,7 @@ class Cleaned:
     buckets: list[str] = field(default_factory=list)
     identities: int = 0
     profiles: int = 0
+    users: list[str] = field(default_factory=list)  # Linux users the hub made, removed
 
 
 def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned:
@@ -514,8 +518,13 @@ def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned
         _wait_for(room, "instructor", allowed=True)
     mine = sorted(b["Name"] for b in s3.list_buckets().get("Buckets", []) if room.owner(b["Name"]))
     done = Cleaned(mine, len(room.learners) + 1, sum(bool(x.installed) for x in room.learners))
+    from s3lab.classroom import hub
+
+    made = hub.load(home)
+    done.users = list(made.made_users) if made else []
     if dry_run:
         return done
+    hub.remove(home)  # first: no learner's server may still write while buckets go
     with ThreadPoolExecutor(max_workers=8) as pool:  # a class leaves many small buckets
         list(pool.map(lambda name: buckets.remove_bucket(s3, name, force=True), mine))
     for seat in room.learners:

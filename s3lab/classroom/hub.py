@@ -1,0 +1,498 @@
+"""A class on a real JupyterHub, on this machine: a Linux user, a password and a server each.
+
+``s3lab classroom start --hub`` (root only) turns a class into a hub an instructor can hand out:
+
+- each learner is a Linux user (made here only when missing, and then removed by ``cleanup``);
+- each made user gets a generated password, on a sheet readable only by root
+  (``$S3LAB_HOME/class/hub/passwords.txt``). The hub checks passwords with PAM (JupyterHub's
+  default authenticator), so a learner who already has an account keeps their own password,
+  nobody can claim another's name first (as with first-use passwords), and no extra package
+  or sign-up step is needed;
+- each learner's ``~/.aws`` holds their ``s3lab-class`` profile, and their server runs with
+  ``S3LAB_BACKEND=class``: the book runs unchanged with their own key;
+- the book's notebooks are copied into ``~/s3lab-notebooks`` (nbgitpuller needs a reachable git
+  remote; a copy works offline);
+- the instructor is the hub's admin (``/hub/admin``) and sees the class console, a hub service
+  at ``/services/classroom/`` (:mod:`s3lab.classroom.console`).
+
+The hub serves plain HTTP: HTTPS is left to the host (a TLS proxy in front, or
+``c.JupyterHub.ssl_cert``/``ssl_key``).
+
+What the hub made is recorded in ``hub/hub.json``; ``stop`` ends the hub (which ends the
+learners' servers and its proxy) and ``remove`` also removes the users it made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s3lab import processes
+from s3lab.errors import SandboxError, UsageError
+from s3lab.sandbox import ports
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository, for an editable install
+#: Where set-up puts what the hub needs beside Python (``bash tasks.sh setup``).
+TOOLS = ROOT / ".hub"
+PROXY = TOOLS / "node_modules" / ".bin" / "configurable-http-proxy"
+NOTEBOOKS = "s3lab-notebooks"  # the folder in each learner's home
+CONSOLE = "classroom"  # the hub service's name: /services/classroom/
+HTTPS_NOTE = (
+    "HTTPS is left to the host: put a TLS proxy (nginx, Caddy) in front of the hub, "
+    "or set c.JupyterHub.ssl_cert and ssl_key"
+)
+
+
+@dataclass
+class Hub:
+    """What ``hub.json`` records: where the hub is and what it made."""
+
+    url: str  # what learners open
+    ip: str
+    port: int
+    admin: str
+    made_users: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)  # the notebook folders it made
+    process: dict[str, Any] = field(default_factory=dict)  # processes.Identity.as_record()
+    api_token: str = ""  # the s3lab service's token (hub.json is 0600, root's)
+    running: bool = False
+
+    @property
+    def admin_url(self) -> str:
+        """The hub's admin page."""
+        return f"{self.url}hub/admin"
+
+    @property
+    def console_url(self) -> str:
+        """The class console, a hub service."""
+        return f"{self.url}services/{CONSOLE}/"
+
+
+def hub_dir(home: Path | str | None = None) -> Path:
+    """``$S3LAB_HOME/class/hub``: the hub's configuration, database, log and password sheet."""
+    from s3lab import classroom
+
+    return classroom.class_dir(home) / "hub"
+
+
+def load(home: Path | str | None = None) -> Hub | None:
+    """The hub of the class here, or None when the class has none."""
+    try:
+        return Hub(**json.loads((hub_dir(home) / "hub.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _save(hub: Hub, home: Path | str | None) -> None:
+    from s3lab.configure import awsfiles
+
+    awsfiles.write_private(hub_dir(home) / "hub.json", json.dumps(asdict(hub), indent=2))
+
+
+# --- what the hub needs --------------------------------------------------------------------------
+
+
+def require_root() -> None:
+    """Users, their homes and a hub that starts servers as them: only root may."""
+    if os.geteuid() != 0:
+        raise UsageError(
+            "--hub makes Linux users and starts servers as them: it needs root",
+            "run it with sudo on the hub machine",
+        )
+
+
+def proxy() -> Path:
+    """configurable-http-proxy: set-up's copy in ``.hub/``, else one on PATH."""
+    found = PROXY if PROXY.exists() else shutil.which("configurable-http-proxy")
+    if not found:
+        raise UsageError(
+            "configurable-http-proxy (JupyterHub's proxy, from npm) is not installed",
+            "run `bash tasks.sh setup` as root: it installs nodejs and npm, then the proxy "
+            "into .hub/",
+        )
+    return Path(found)
+
+
+def _reachable_by_all(path: Path) -> bool:
+    """True when every user may run ``path``: it and each folder above it are o+x."""
+    path = path.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
+def learner_python() -> Path:
+    """A Python the learners may run, with s3lab and JupyterHub importable.
+
+    This process's own when every user can reach it. A virtual environment made from a Python
+    under ``/root`` (pyenv's, 0700) cannot be: then a small environment is made in ``.hub/`` from
+    the system's Python of the same version, which reads this one's packages (a ``.pth`` line),
+    with its own kernel and an ``aws`` that run on it.
+    """
+    here = Path(sys.executable)
+    base = Path(sys.base_prefix)
+    if _reachable_by_all(here) and _reachable_by_all(base / "lib"):
+        return here
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    system = next(
+        (p for p in (Path(f"/usr/bin/python{version}"), Path("/usr/bin/python3")) if p.exists()),
+        None,
+    )
+    ok = system is not None and subprocess.run(
+        [str(system), "-c", f"import sys; assert sys.version.startswith('{version}.')"],
+        capture_output=True,
+        check=False,
+    )
+    if system is None or not ok or not ok.returncode == 0:
+        raise UsageError(
+            f"the learners cannot run this Python ({here}: a folder above it is closed to them)"
+            f" and there is no /usr/bin/python{version} to run them on",
+            f"make the virtual environment from a Python every user can run: "
+            f"S3LAB_PYTHON=/usr/bin/python{version} bash tasks.sh setup",
+        )
+    folder = TOOLS / f"learners-python{version}"
+    python = folder / "bin" / "python"
+    site = next(Path(sys.prefix, "lib").glob("python*/site-packages"))
+    if not python.exists():
+        subprocess.run(
+            [str(system), "-m", "venv", "--without-pip", str(folder)],
+            check=True,
+            capture_output=True,
+        )
+    own_site = next((folder / "lib").glob("python*/site-packages"))
+    (own_site / "s3lab-venv.pth").write_text(f"import site; site.addsitedir({str(site)!r})\n")
+    kernel = folder / "share" / "jupyter" / "kernels" / "python3"
+    kernel.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [str(python), "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f",
+                 "{connection_file}"],
+        "display_name": "Python (s3lab)",
+        "language": "python",
+    }  # fmt: skip
+    (kernel / "kernel.json").write_text(json.dumps(spec, indent=1))
+    aws = folder / "bin" / "aws"
+    aws.write_text(f'#!/bin/sh\nexec {python} -m awscli "$@"\n')
+    aws.chmod(0o755)
+    for path in (folder, *folder.rglob("*")):
+        path.chmod(path.stat().st_mode | 0o005 | (0o010 if path.is_dir() else 0))
+    return python
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def _new_password() -> str:
+    """Easy to read off a slip: no 0/O or 1/l, 4 groups of 4."""
+    letters = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(letters) for _ in range(4)) for _ in range(4))
+
+
+def make_user(name: str) -> str:
+    """Make the Linux user ``name`` with a home and a new password; return the password."""
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", name],
+        check=True,
+        capture_output=True,
+    )
+    Path(pwd.getpwnam(name).pw_dir).chmod(0o700)  # a learner's work is their own
+    password = _new_password()
+    subprocess.run(
+        ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True
+    )
+    return password
+
+
+def user_processes(names: list[str]) -> list[Any]:
+    """The live processes that run as one of these users."""
+    import psutil
+
+    uids = set()
+    for name in names:
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        with contextlib.suppress(psutil.Error):
+            if proc.info["uids"] and proc.info["uids"].real in uids:
+                found.append(proc)
+    return found
+
+
+def _end(procs: list[Any]) -> None:
+    import psutil
+
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=5)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+def remove_user(name: str) -> None:
+    """End the user's processes, then remove the user, their group and their home."""
+    _end(user_processes([name]))
+    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def copy_notebooks(name: str, source: Path) -> bool:
+    """Copy the book's notebooks into ``~name/s3lab-notebooks``; False when it is there already."""
+    user = pwd.getpwnam(name)
+    target = Path(user.pw_dir) / NOTEBOOKS
+    if target.exists():
+        return False
+    target.mkdir(mode=0o755)
+    for notebook in sorted(source.glob("*.ipynb")):
+        shutil.copyfile(notebook, target / notebook.name)
+    for path in (target, *target.iterdir()):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    return True
+
+
+# --- the hub -------------------------------------------------------------------------------------
+
+
+def config(
+    room: Any, hub: Hub, *, python: Path, home: Path, proxy_api_port: int, hub_port: int
+) -> str:
+    """The ``jupyterhub_config.py`` of a class: values only, written out as Python literals."""
+    folder = hub_dir(home)
+    tools = python.parent
+    console_port = ports.free_port({hub.port, proxy_api_port, hub_port})
+    values: list[tuple[str, Any]] = [
+        ("JupyterHub.ip", hub.ip),
+        ("JupyterHub.port", hub.port),
+        ("JupyterHub.hub_ip", "127.0.0.1"),
+        ("JupyterHub.hub_port", hub_port),
+        ("ConfigurableHTTPProxy.api_url", f"http://127.0.0.1:{proxy_api_port}"),
+        ("ConfigurableHTTPProxy.command", [str(proxy())]),
+        ("ConfigurableHTTPProxy.pid_file", str(folder / "proxy.pid")),
+        ("JupyterHub.db_url", f"sqlite:///{folder / 'jupyterhub.sqlite'}"),
+        ("JupyterHub.cookie_secret_file", str(folder / "cookie_secret")),
+        ("JupyterHub.pid_file", str(folder / "hub.pid")),
+        ("JupyterHub.cleanup_servers", True),
+        ("JupyterHub.cleanup_proxy", True),
+        ("Authenticator.allowed_users", set(room.names())),
+        ("Authenticator.admin_users", {hub.admin}),
+        ("PAMAuthenticator.open_sessions", False),
+        ("Spawner.cmd", [str(python), "-m", "jupyterhub.singleuser"]),
+        ("Spawner.notebook_dir", "~"),
+        ("Spawner.default_url", f"/lab/tree/{NOTEBOOKS}"),
+        ("Spawner.start_timeout", 120),
+        ("Spawner.http_timeout", 120),
+        (
+            "Spawner.environment",
+            {
+                "S3LAB_BACKEND": "class",
+                "PATH": f"{tools}:/usr/local/bin:/usr/bin:/bin",
+                "JUPYTER_PATH": str(python.parents[1] / "share" / "jupyter"),
+            },
+        ),
+        (
+            "JupyterHub.services",
+            [
+                {
+                    "name": CONSOLE,
+                    "display": True,
+                    "url": f"http://127.0.0.1:{console_port}",
+                    "command": [sys.executable, "-m", "s3lab.classroom.console"],
+                    "environment": {"S3LAB_HOME": str(home)},
+                    "oauth_no_confirm": True,
+                },
+                {"name": "s3lab", "api_token": hub.api_token},
+            ],
+        ),
+        (
+            "JupyterHub.load_roles",
+            [
+                {
+                    "name": "s3lab-console",
+                    "services": [CONSOLE],
+                    "scopes": ["read:users", "read:servers"],
+                },
+                {
+                    "name": "s3lab",
+                    "services": ["s3lab"],
+                    "scopes": ["admin:users", "admin:servers", "access:servers", "tokens"],
+                },
+            ],
+        ),
+    ]
+    lines = [
+        '"""The JupyterHub of an s3lab class: made by `s3lab classroom start --hub`."""',
+        "c = get_config()  # noqa: F821",
+        f"# {HTTPS_NOTE}",
+    ]
+    lines += [f"c.{key} = {value!r}" for key, value in values]
+    return "\n".join(lines) + "\n"
+
+
+def _wait_healthy(hub: Hub, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Wait until the hub answers through its proxy, or say where its log is."""
+    url = f"http://127.0.0.1:{hub.port}/hub/health"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SandboxError(
+                f"JupyterHub exited at start (code {proc.returncode})",
+                f"read its log, {log}, then run `s3lab classroom cleanup` and start again",
+            )
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise SandboxError(
+                f"JupyterHub did not answer within {timeout:.0f} s",
+                f"read its log, {log}, then run `s3lab classroom cleanup`",
+            )
+        time.sleep(0.3)
+
+
+def start(
+    room: Any,
+    *,
+    admin: str,
+    port: int | None = None,
+    home: Path | str | None = None,
+    notebooks: Path | None = None,
+) -> Hub:
+    """Set up and start the class's hub: users, profiles, notebooks, then JupyterHub itself."""
+    from s3lab import classroom
+
+    require_root()
+    home = Path(home) if home else classroom.class_dir().parent
+    python = learner_python()
+    proxy()
+    folder = hub_dir(home)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ip = "127.0.0.1" if room.host == classroom.LOOPBACK else "0.0.0.0"
+    port = port or ports.free_port()
+    hub = Hub(
+        url=f"http://{room.host}:{port}/",
+        ip=ip,
+        port=port,
+        admin=admin,
+        api_token=secrets.token_hex(32),
+    )
+    sheet = ["# s3lab class: hand each learner their line (this file is readable only by root)"]
+    try:
+        for name in [*room.names(), admin]:
+            if classroom.linux_user(name) is None:
+                password = make_user(name)
+                hub.made_users.append(name)
+                sheet.append(f"{name}  {password}")
+            else:
+                sheet.append(f"{name}  (their own Linux password)")
+        _save(hub, home)
+        from s3lab.configure import awsfiles
+
+        awsfiles.write_private(folder / "passwords.txt", "\n".join(sheet) + "\n")
+        classroom.install_profiles(home)
+        source = notebooks or ROOT / "notebooks"
+        hub.copied = [n for n in room.names() if copy_notebooks(n, source)]
+        taken = {port}
+        proxy_api_port = ports.free_port(taken)
+        hub_port = ports.free_port({*taken, proxy_api_port})
+        text = config(
+            room, hub, python=python, home=home, proxy_api_port=proxy_api_port, hub_port=hub_port
+        )
+        awsfiles.write_private(folder / "jupyterhub_config.py", text)
+        log = folder / "hub.log"
+        with log.open("ab") as output:
+            proc = processes.spawn(
+                [sys.executable, "-m", "jupyterhub", "-f", str(folder / "jupyterhub_config.py")],
+                output=output,
+                cwd=folder,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            )
+        hub.process = processes.Identity(proc.pid).as_record()
+        _save(hub, home)
+        _wait_healthy(hub, proc, log, timeout=90)
+        hub.process = processes.settled(proc).as_record()
+        hub.running = True
+        _save(hub, home)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            remove(home)
+        raise
+    return hub
+
+
+def leftovers(home: Path | str | None = None, names: list[str] | None = None) -> list[str]:
+    """What of the hub still runs: its own process, its proxy, any process of a learner's."""
+    import psutil
+
+    hub = load(home)
+    found: list[str] = []
+    if hub and hub.process and processes.is_running(processes.Identity.from_record(hub.process)):
+        found.append(f"jupyterhub (pid {hub.process['pid']})")
+    folder = str(hub_dir(home))
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            line = " ".join(proc.info["cmdline"] or ())
+            if folder in line and proc.pid != (hub.process.get("pid") if hub else None):
+                found.append(f"{line[:60]} (pid {proc.pid})")
+    for proc in user_processes(names or []):
+        with contextlib.suppress(psutil.Error):
+            found.append(f"{proc.name()} of {proc.username()} (pid {proc.pid})")
+    return found
+
+
+def stop(home: Path | str | None = None) -> Hub | None:
+    """Stop the hub: it stops the learners' servers and its proxy; any left are ended too."""
+    from s3lab import classroom
+
+    hub = load(home)
+    if hub is None:
+        return None
+    if hub.process:
+        processes.stop(processes.Identity.from_record(hub.process), grace=20)
+    pid_file = hub_dir(home) / "proxy.pid"
+    with contextlib.suppress(OSError, ValueError):
+        record = processes.identify(int(pid_file.read_text().strip()))
+        if record and "configurable-http-proxy" in " ".join(record.cmdline):
+            processes.stop(record)
+    try:
+        names = classroom.load(home).names()
+    except UsageError:
+        names = []
+    _end(user_processes(names + [hub.admin]))
+    hub.running = False
+    _save(hub, home)
+    return hub
+
+
+def remove(home: Path | str | None = None) -> list[str]:
+    """Stop the hub, then remove the users it made (their homes with them); return their names."""
+    hub = stop(home)
+    if hub is None:
+        return []
+    for name in hub.made_users:
+        remove_user(name)
+    return hub.made_users
+
+
+def api(hub: Hub, method: str, path: str, body: Any = None) -> Any:
+    """Call the hub's REST API (``/hub/api/...``) with the s3lab service's token."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{hub.port}/hub/api/{path.lstrip('/')}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {hub.api_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw else None
