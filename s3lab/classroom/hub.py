@@ -270,6 +270,7 @@ def config(
     """The ``jupyterhub_config.py`` of a class: values only, written out as Python literals."""
     folder = hub_dir(home)
     tools = python.parent
+    shared = Path(sys.prefix, "share", "jupyter")
     console_port = ports.free_port({hub.port, proxy_api_port, hub_port})
     values: list[tuple[str, Any]] = [
         ("JupyterHub.ip", hub.ip),
@@ -297,7 +298,11 @@ def config(
             {
                 "S3LAB_BACKEND": "class",
                 "PATH": f"{tools}:/usr/local/bin:/usr/bin:/bin",
-                "JUPYTER_PATH": str(python.parents[1] / "share" / "jupyter"),
+                # the kernel that runs on ``python``, then this environment's JupyterLab, its
+                # extensions (jupyterlab-myst) and their settings, wherever ``python`` is
+                "JUPYTER_PATH": f"{python.parents[1] / 'share/jupyter'}:{shared}",
+                "JUPYTER_CONFIG_PATH": str(Path(sys.prefix, "etc", "jupyter")),
+                "JUPYTERLAB_DIR": f"{shared}/lab",
             },
         ),
         (
@@ -320,7 +325,7 @@ def config(
                 {
                     "name": "s3lab-console",
                     "services": [CONSOLE],
-                    "scopes": ["read:users", "read:servers"],
+                    "scopes": ["list:users", "read:users", "read:servers"],
                 },
                 {
                     "name": "s3lab",
