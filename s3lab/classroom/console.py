@@ -62,7 +62,10 @@ def render(view: dict[str, Any], servers: dict[str, str]) -> str:
             f"<td>{html.escape(buckets.human_size(seat.bytes))}</td>"
             f"<td>{html.escape(seat.last_activity or '-')}</td>{cells}</tr>"
         )
-    finished = {n: sum(view["done"].get(s.learner, {}).get(n, (False,))[0] for s in view["seats"]) for n in names}  # fmt: skip
+    finished = {
+        n: sum(view["done"].get(seat.learner, {}).get(n, (False,))[0] for seat in view["seats"])
+        for n in names
+    }
     totals = "".join(f"<td>{finished[n]} of {len(view['seats'])}</td>" for n in names)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -87,7 +90,7 @@ The hub's own <a href="../../hub/admin">admin page</a> starts and stops servers.
 
 
 def _servers(token: str, api_url: str) -> dict[str, str]:
-    """learner -> "running" or "stopped", from the hub's API (the service's own token)."""
+    """Each learner's server, "running" or "stopped": the hub's API, with the service's token."""
     import json
     import urllib.request
 
@@ -113,8 +116,8 @@ def make_app() -> Any:
     api_url = os.environ.get("JUPYTERHUB_API_URL", "")
     cache: dict[str, Any] = {}
 
-    class Page(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
-        @web.authenticated  # type: ignore[misc]
+    class Page(HubOAuthenticated, web.RequestHandler):
+        @web.authenticated
         async def get(self) -> None:
             if time.monotonic() - cache.get("at", -1e9) >= REFRESH:
                 cache["view"] = await asyncio.to_thread(snapshot)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from s3lab import processes
+from s3lab.configure import awsfiles
 from s3lab.errors import SandboxError, UsageError
 from s3lab.sandbox import ports
 
@@ -80,25 +81,21 @@ class Hub:
         return f"{self.url}services/{CONSOLE}/"
 
 
-def hub_dir(home: Path | str | None = None) -> Path:
-    """``$S3LAB_HOME/class/hub``: the hub's configuration, database, log and password sheet."""
-    from s3lab import classroom
-
-    return classroom.class_dir(home) / "hub"
+def hub_dir(folder: Path) -> Path:
+    """``<class folder>/hub``: the hub's configuration, database, log and password sheet."""
+    return folder / "hub"
 
 
-def load(home: Path | str | None = None) -> Hub | None:
-    """The hub of the class here, or None when the class has none."""
+def load(folder: Path) -> Hub | None:
+    """The hub of the class in ``folder``, or None when the class has none."""
     try:
-        return Hub(**json.loads((hub_dir(home) / "hub.json").read_text()))
+        return Hub(**json.loads((hub_dir(folder) / "hub.json").read_text()))
     except (OSError, ValueError, TypeError):
         return None
 
 
-def _save(hub: Hub, home: Path | str | None) -> None:
-    from s3lab.configure import awsfiles
-
-    awsfiles.write_private(hub_dir(home) / "hub.json", json.dumps(asdict(hub), indent=2))
+def _save(hub: Hub, folder: Path) -> None:
+    awsfiles.write_private(hub_dir(folder) / "hub.json", json.dumps(asdict(hub), indent=2))
 
 
 # --- what the hub needs --------------------------------------------------------------------------
@@ -128,7 +125,7 @@ def proxy() -> Path:
 def _reachable_by_all(path: Path) -> bool:
     """True when every user may run ``path``: it and each folder above it are o+x."""
     path = path.resolve()
-    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
 
 
 def learner_python() -> Path:
@@ -267,8 +264,11 @@ def copy_notebooks(name: str, source: Path) -> bool:
 def config(
     room: Any, hub: Hub, *, python: Path, home: Path, proxy_api_port: int, hub_port: int
 ) -> str:
-    """The ``jupyterhub_config.py`` of a class: values only, written out as Python literals."""
-    folder = hub_dir(home)
+    """The ``jupyterhub_config.py`` of a class: values only, written out as Python literals.
+
+    ``home`` is the class's ``S3LAB_HOME``: the console reads the class from there.
+    """
+    folder = hub_dir(home / "class")
     tools = python.parent
     shared = Path(sys.prefix, "share", "jupyter")
     console_port = ports.free_port({hub.port, proxy_api_port, hub_port})
@@ -354,10 +354,12 @@ def _wait_healthy(hub: Hub, proc: subprocess.Popen[bytes], log: Path, timeout: f
                 f"JupyterHub exited at start (code {proc.returncode})",
                 f"read its log, {log}, then run `s3lab classroom cleanup` and start again",
             )
-        with contextlib.suppress(urllib.error.URLError, OSError):
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError),
+            urllib.request.urlopen(url, timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return
         if time.monotonic() > deadline:
             raise SandboxError(
                 f"JupyterHub did not answer within {timeout:.0f} s",
@@ -366,28 +368,38 @@ def _wait_healthy(hub: Hub, proc: subprocess.Popen[bytes], log: Path, timeout: f
         time.sleep(0.3)
 
 
+def _exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def start(
     room: Any,
     *,
     admin: str,
+    home: Path,
     port: int | None = None,
-    home: Path | str | None = None,
     notebooks: Path | None = None,
 ) -> Hub:
-    """Set up and start the class's hub: users, profiles, notebooks, then JupyterHub itself."""
-    from s3lab import classroom
+    """Make the users, copy the notebooks, then start JupyterHub for ``room``.
 
+    ``home`` is the class's ``S3LAB_HOME``; the hub's files go in ``<home>/class/hub``. The
+    learners' profiles are not installed here (``classroom.start_hub`` does, once the users
+    exist). On any failure what was made is removed again.
+    """
     require_root()
-    home = Path(home) if home else classroom.class_dir().parent
     python = learner_python()
     proxy()
-    folder = hub_dir(home)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    ip = "127.0.0.1" if room.host == classroom.LOOPBACK else "0.0.0.0"
+    folder = home / "class"
+    hub_dir(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+    loopback = room.host == "127.0.0.1"
     port = port or ports.free_port()
     hub = Hub(
         url=f"http://{room.host}:{port}/",
-        ip=ip,
+        ip="127.0.0.1" if loopback else "0.0.0.0",
         port=port,
         admin=admin,
         api_token=secrets.token_hex(32),
@@ -395,94 +407,83 @@ def start(
     sheet = ["# s3lab class: hand each learner their line (this file is readable only by root)"]
     try:
         for name in [*room.names(), admin]:
-            if classroom.linux_user(name) is None:
-                password = make_user(name)
-                hub.made_users.append(name)
-                sheet.append(f"{name}  {password}")
-            else:
+            if _exists(name):
                 sheet.append(f"{name}  (their own Linux password)")
-        _save(hub, home)
-        from s3lab.configure import awsfiles
-
-        awsfiles.write_private(folder / "passwords.txt", "\n".join(sheet) + "\n")
-        classroom.install_profiles(home)
+                continue
+            password = make_user(name)
+            hub.made_users.append(name)
+            _save(hub, folder)
+            sheet.append(f"{name}  {password}")
+        awsfiles.write_private(hub_dir(folder) / "passwords.txt", "\n".join(sheet) + "\n")
         source = notebooks or ROOT / "notebooks"
         hub.copied = [n for n in room.names() if copy_notebooks(n, source)]
-        taken = {port}
-        proxy_api_port = ports.free_port(taken)
-        hub_port = ports.free_port({*taken, proxy_api_port})
+        proxy_api_port = ports.free_port({port})
+        hub_port = ports.free_port({port, proxy_api_port})
         text = config(
             room, hub, python=python, home=home, proxy_api_port=proxy_api_port, hub_port=hub_port
         )
-        awsfiles.write_private(folder / "jupyterhub_config.py", text)
-        log = folder / "hub.log"
+        awsfiles.write_private(hub_dir(folder) / "jupyterhub_config.py", text)
+        log = hub_dir(folder) / "hub.log"
         with log.open("ab") as output:
             proc = processes.spawn(
-                [sys.executable, "-m", "jupyterhub", "-f", str(folder / "jupyterhub_config.py")],
+                [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"],
                 output=output,
-                cwd=folder,
+                cwd=hub_dir(folder),
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             )
         hub.process = processes.Identity(proc.pid).as_record()
-        _save(hub, home)
+        _save(hub, folder)
         _wait_healthy(hub, proc, log, timeout=90)
         hub.process = processes.settled(proc).as_record()
         hub.running = True
-        _save(hub, home)
+        _save(hub, folder)
     except BaseException:
         with contextlib.suppress(Exception):
-            remove(home)
+            remove(folder, room.names())
         raise
     return hub
 
 
-def leftovers(home: Path | str | None = None, names: list[str] | None = None) -> list[str]:
+def leftovers(folder: Path, names: list[str]) -> list[str]:
     """What of the hub still runs: its own process, its proxy, any process of a learner's."""
     import psutil
 
-    hub = load(home)
+    hub = load(folder)
     found: list[str] = []
     if hub and hub.process and processes.is_running(processes.Identity.from_record(hub.process)):
         found.append(f"jupyterhub (pid {hub.process['pid']})")
-    folder = str(hub_dir(home))
+    where = str(hub_dir(folder))
     for proc in psutil.process_iter(["pid", "cmdline"]):
         with contextlib.suppress(psutil.Error):
             line = " ".join(proc.info["cmdline"] or ())
-            if folder in line and proc.pid != (hub.process.get("pid") if hub else None):
+            if where in line and proc.pid != (hub.process.get("pid") if hub else None):
                 found.append(f"{line[:60]} (pid {proc.pid})")
-    for proc in user_processes(names or []):
+    for proc in user_processes(names):
         with contextlib.suppress(psutil.Error):
             found.append(f"{proc.name()} of {proc.username()} (pid {proc.pid})")
     return found
 
 
-def stop(home: Path | str | None = None) -> Hub | None:
+def stop(folder: Path, names: list[str]) -> Hub | None:
     """Stop the hub: it stops the learners' servers and its proxy; any left are ended too."""
-    from s3lab import classroom
-
-    hub = load(home)
+    hub = load(folder)
     if hub is None:
         return None
     if hub.process:
         processes.stop(processes.Identity.from_record(hub.process), grace=20)
-    pid_file = hub_dir(home) / "proxy.pid"
     with contextlib.suppress(OSError, ValueError):
-        record = processes.identify(int(pid_file.read_text().strip()))
+        record = processes.identify(int((hub_dir(folder) / "proxy.pid").read_text().strip()))
         if record and "configurable-http-proxy" in " ".join(record.cmdline):
             processes.stop(record)
-    try:
-        names = classroom.load(home).names()
-    except UsageError:
-        names = []
-    _end(user_processes(names + [hub.admin]))
+    _end(user_processes([*names, hub.admin]))
     hub.running = False
-    _save(hub, home)
+    _save(hub, folder)
     return hub
 
 
-def remove(home: Path | str | None = None) -> list[str]:
+def remove(folder: Path, names: list[str]) -> list[str]:
     """Stop the hub, then remove the users it made (their homes with them); return their names."""
-    hub = stop(home)
+    hub = stop(folder, names)
     if hub is None:
         return []
     for name in hub.made_users:

@@ -53,17 +53,19 @@ def _start(args: argparse.Namespace) -> int:
 
 def _start_hub(room: classroom.Classroom, admin: str, port: int | None) -> int:
     print("setting up the hub: users, profiles, notebooks...", file=sys.stderr, flush=True)
-    served = hub.start(room, admin=admin, port=port)
-    folder = hub.hub_dir()
+    served = classroom.start_hub(room, admin=admin, port=port)
+    folder = hub.hub_dir(classroom.class_dir())
     print(f"class served at {room.endpoint_url}; hub at {served.url}")
     print(f"{'learner':{classroom.MAX_NAME}}  {'linux user':10}  where")
     for name in [*room.names(), admin]:
         made = "made" if name in served.made_users else "existing"
-        where = "admin: the hub's admin page and the console" if name == admin else (
-            f"~{name}/{hub.NOTEBOOKS}, ~{name}/.aws (profile {backends.CLASS_PROFILE})"
+        where = (
+            "admin: the hub's admin page and the console"
+            if name == admin
+            else (f"~{name}/{hub.NOTEBOOKS}, ~{name}/.aws (profile {backends.CLASS_PROFILE})")
         )
         print(f"{name:{classroom.MAX_NAME}}  {made:10}  {where}")
-    print(f"passwords: {folder}/passwords.txt (readable only by root): hand each learner their line")
+    print(f"passwords: {folder}/passwords.txt (only root may read it): hand out each line")
     print(f"admin page: {served.admin_url}")
     print(f"console:    {served.console_url}")
     print(f"note: {hub.HTTPS_NOTE}", file=sys.stderr)
@@ -97,7 +99,7 @@ def _check(args: argparse.Namespace) -> int:
 def _stop(args: argparse.Namespace) -> int:
     room = classroom.stop()
     print(f"class stopped: {len(room.learners)} learner keys refused from now on")
-    if hub.load():
+    if hub.load(classroom.class_dir()):
         print("hub stopped: the learners' servers, the proxy and the console ended")
     print("next: `s3lab classroom cleanup` removes the class's buckets and keys", file=sys.stderr)
     return 0
@@ -113,7 +115,8 @@ def _cleanup(args: argparse.Namespace) -> int:
         f"and {done.profiles} installed profiles; nothing else was touched"
     )
     if done.users:
-        print(f"{verb} the hub and the {len(done.users)} Linux users it made: {', '.join(done.users)}")
+        made = ", ".join(done.users)
+        print(f"{verb} the hub and the {len(done.users)} Linux users it made: {made}")
     return 0
 
 

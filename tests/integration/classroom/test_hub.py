@@ -41,7 +41,9 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
 # Chapter 10's cells, but its last (the tidy-up that removes the exercise's bucket), then what
 # the learner's own key lists.
 CELLS = through_hub.code_cells(ROOT / "notebooks" / "10_first_bucket.ipynb")[:-1]
-LISTS = 'import boto3; print(sorted(b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]))'
+LISTS = (
+    'import boto3; print(sorted(b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]))'
+)
 WAIT = 120_000  # ms: a server's first start on a busy 2-core machine
 
 
@@ -61,7 +63,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        launched = driver.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+        )
         try:
             yield launched
         finally:
@@ -79,7 +83,7 @@ def class_home(server: backends.Backend) -> Iterator[Path]:
     extra = sandbox.sandbox_dir(home) / servers.EXTRA_IDENTITIES
     if extra.exists() or classroom.class_dir(home).exists():
         with contextlib.suppress(Exception):
-            hub.remove(home)
+            hub.remove(classroom.class_dir(home), [])
         extra.unlink(missing_ok=True)
         shutil.rmtree(classroom.class_dir(home), ignore_errors=True)
         sandbox.stop("server", home=home)  # a restart forgets every class key
@@ -110,9 +114,10 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
     try:
         started = cli("classroom", "start", "--roster", str(roster), "--hub", "--hub-admin", admin)
         assert started.returncode == 0, started.stderr
-        served = hub.load(class_home)
+        where = hub.hub_dir(classroom.class_dir(class_home))
+        served = hub.load(classroom.class_dir(class_home))
         assert served is not None and served.url.startswith("http://127.0.0.1:")
-        sheet = (hub.hub_dir(class_home) / "passwords.txt").read_text().splitlines()
+        sheet = (where / "passwords.txt").read_text().splitlines()
         passwords = dict(line.split() for line in sheet if not line.startswith("#"))
         assert set(passwords) == set(everyone) and set(served.made_users) == set(everyone)
         assert not [p for p in passwords.values() if p in started.stdout + started.stderr]
@@ -133,7 +138,9 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
 
         # chapter 10 in each one's own server, both at once; meanwhile, the browser's checks
         with ThreadPoolExecutor(max_workers=2) as pool:
-            running = {n: pool.submit(through_hub.run_cells, served, n, [*CELLS, LISTS]) for n in pages}
+            running = {
+                n: pool.submit(through_hub.run_cells, served, n, [*CELLS, LISTS]) for n in pages
+            }
             for page in pages.values():  # JupyterLab, open at the copied notebooks
                 page.get_by_text("10_first_bucket.ipynb").first.wait_for(timeout=WAIT)
             refused = pages[learners[0]].goto(served.console_url)  # a learner: no console
@@ -163,11 +170,12 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
         # the instructor's command agrees
         checked = cli("classroom", "check", "first-bucket")
         assert "first-bucket: 2 of 3 learners done" in checked.stdout, checked.stdout
-        assert [line.split()[1] for line in checked.stdout.splitlines()[:3]] == ["done", "done", "not"]
+        states = [line.split()[1] for line in checked.stdout.splitlines()[:3]]
+        assert states == ["done", "done", "not"], checked.stdout
         uids = [pwd.getpwnam(n).pw_uid for n in everyone]
         hub_process = processes.Identity.from_record(served.process)
-        proxy_pid = int((hub.hub_dir(class_home) / "proxy.pid").read_text())
-        folder = str(hub.hub_dir(class_home))
+        proxy_pid = int((where / "proxy.pid").read_text())
+        folder = str(where)
     finally:
         cleaned = cli("classroom", "cleanup")
         for name in everyone:  # a failed start may leave a user behind: theirs is a fresh name
@@ -187,6 +195,6 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
     assert not [b for b in left if b.startswith(f"h{tag}")], left
     assert not processes.is_running(hub_process) and processes.identify(proxy_pid) is None
     stray = [p.pid for p in psutil.process_iter(["uids", "cmdline"])
-             if p.info["uids"] and p.info["uids"].real in uids
+             if (p.info["uids"] and p.info["uids"].real in uids)
              or folder in " ".join(p.info["cmdline"] or ())]  # fmt: skip
     assert not stray, stray
