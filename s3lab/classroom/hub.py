@@ -194,18 +194,28 @@ def _new_password() -> str:
     return "-".join("".join(secrets.choice(letters) for _ in range(4)) for _ in range(4))
 
 
+def _admin(argv: list[str], stdin: str | None = None) -> None:
+    """Run a user-administration command; another's ``useradd`` may hold the lock a moment."""
+    for attempt in range(10):
+        done = subprocess.run(argv, input=stdin, text=True, capture_output=True, check=False)
+        if done.returncode == 0:
+            return
+        if "lock" not in done.stderr or attempt == 9:
+            why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            raise SandboxError(
+                f"{argv[0]} failed: {why}",
+                "see that the name is free and /etc/passwd is writable, then "
+                "`s3lab classroom cleanup` and start again",
+            )
+        time.sleep(0.5)
+
+
 def make_user(name: str) -> str:
     """Make the Linux user ``name`` with a home and a new password; return the password."""
-    subprocess.run(
-        ["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", name],
-        check=True,
-        capture_output=True,
-    )
+    _admin(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", name])
     Path(pwd.getpwnam(name).pw_dir).chmod(0o700)  # a learner's work is their own
     password = _new_password()
-    subprocess.run(
-        ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True
-    )
+    _admin(["chpasswd"], stdin=f"{name}:{password}\n")
     return password
 
 
@@ -241,7 +251,7 @@ def _end(procs: list[Any]) -> None:
 def remove_user(name: str) -> None:
     """End the user's processes, then remove the user, their group and their home."""
     _end(user_processes([name]))
-    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+    _admin(["userdel", "--remove", name])
 
 
 def copy_notebooks(name: str, source: Path) -> bool:
@@ -486,8 +496,14 @@ def remove(folder: Path, names: list[str]) -> list[str]:
     hub = stop(folder, names)
     if hub is None:
         return []
-    for name in hub.made_users:
-        remove_user(name)
+    failed: list[SandboxError] = []
+    for name in hub.made_users:  # each one, even when another fails
+        try:
+            remove_user(name)
+        except SandboxError as exc:
+            failed.append(exc)
+    if failed:
+        raise failed[0]
     return hub.made_users
 
 
