@@ -160,6 +160,12 @@ def learner_python() -> Path:
     folder = TOOLS / f"learners-python{version}"
     python = folder / "bin" / "python"
     site = next(Path(sys.prefix, "lib").glob("python*/site-packages"))
+    if not (_reachable_by_all(site) and _reachable_by_all(ROOT)):
+        raise UsageError(
+            f"the learners cannot read s3lab's environment ({sys.prefix}): a folder above it is "
+            "closed to them",
+            "clone the project where every user may read it (e.g. /opt/s3lab), then set up there",
+        )
     if not python.exists():
         subprocess.run(
             [str(system), "-m", "venv", "--without-pip", str(folder)],
@@ -301,6 +307,8 @@ def config(
         ("Spawner.cmd", [str(python), "-m", "jupyterhub.singleuser"]),
         ("Spawner.notebook_dir", "~"),
         ("Spawner.default_url", f"/lab/tree/{NOTEBOOKS}"),
+        # a learner's server ends on SIGTERM as cleanly as on SIGINT: do not wait 10 s for it
+        ("LocalProcessSpawner.interrupt_timeout", 1),
         ("Spawner.start_timeout", 120),
         ("Spawner.http_timeout", 120),
         (

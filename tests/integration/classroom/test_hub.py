@@ -176,6 +176,14 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
         hub_process = processes.Identity.from_record(served.process)
         proxy_pid = int((where / "proxy.pid").read_text())
         folder = str(where)
+        log = (where / "hub.log").read_text(errors="replace")  # no password, no token
+        assert not [s for s in [*passwords.values(), served.api_token] if s in log]
+
+        # stop: the hub, its proxy, the console and every learner's server end
+        stopped = cli("classroom", "stop")
+        assert "hub stopped" in stopped.stdout, stopped.stderr
+        assert hub.leftovers(classroom.class_dir(class_home), everyone) == []
+        _took("stopped")
     finally:
         cleaned = cli("classroom", "cleanup")
         for name in everyone:  # a failed start may leave a user behind: theirs is a fresh name
