@@ -241,6 +241,24 @@ def user_processes(names: list[str]) -> list[Any]:
     return found
 
 
+def class_processes(names: list[str], made: list[str]) -> list[Any]:
+    """The class's processes of these users, and nothing of theirs that is not the class's.
+
+    All processes of a user the hub made; of a user who was there before, only their hub
+    server and what it started, never their own logins.
+    """
+    import psutil
+
+    found = []
+    for proc in user_processes(names):
+        with contextlib.suppress(psutil.Error):
+            if proc.username() in made or any(
+                "jupyterhub.singleuser" in " ".join(p.cmdline()) for p in [proc, *proc.parents()]
+            ):
+                found.append(proc)
+    return found
+
+
 def _end(procs: list[Any]) -> None:
     import psutil
 
@@ -476,7 +494,7 @@ def leftovers(folder: Path, names: list[str]) -> list[str]:
             line = " ".join(proc.info["cmdline"] or ())
             if where in line and proc.pid != (hub.process.get("pid") if hub else None):
                 found.append(f"{line[:60]} (pid {proc.pid})")
-    for proc in user_processes(names):
+    for proc in class_processes(names, hub.made_users if hub else names):
         with contextlib.suppress(psutil.Error):
             found.append(f"{proc.name()} of {proc.username()} (pid {proc.pid})")
     return found
@@ -493,7 +511,7 @@ def stop(folder: Path, names: list[str]) -> Hub | None:
         record = processes.identify(int((hub_dir(folder) / "proxy.pid").read_text().strip()))
         if record and "configurable-http-proxy" in " ".join(record.cmdline):
             processes.stop(record)
-    _end(user_processes([*names, hub.admin]))
+    _end(class_processes([*names, hub.admin], hub.made_users))
     hub.running = False
     _save(hub, folder)
     return hub
