@@ -27,6 +27,11 @@ SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static chromium
 # by the Kopah chapter and its tests); s3cmd: the Kopah chapter's second client.
 SYSTEM_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common s3cmd)
 
+# nodejs, npm: configurable-http-proxy, the proxy of the classroom's JupyterHub (s3lab classroom
+# start --hub). A nodejs that brings its own npm (NodeSource's) conflicts with Debian's npm.
+SYSTEM_PACKAGES+=(nodejs)
+command -v npm >/dev/null || SYSTEM_PACKAGES+=(npm)
+
 # The Pythons the project claims: requires-python's lower bound in pyproject.toml (the lock is
 # resolved for it: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
 OLDEST_PYTHON=$(sed -n 's/^requires-python = ">=\([0-9]*\.[0-9]*\)"$/\1/p' pyproject.toml)
@@ -142,9 +147,21 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   echo "$want" >"$stamp"
 }
 
+# The classroom hub's proxy from npm, into the project's .hub/ (never global). 5.1.0 is the
+# newest that runs on Debian 12's nodejs 18 (5.2 wants 20).
+HUB_PROXY=configurable-http-proxy@5.1.0
+setup_hub() {
+  grep -qs "\"version\": \"${HUB_PROXY#*@}\"" .hub/node_modules/configurable-http-proxy/package.json && return 0
+  command -v npm >/dev/null || { say "note: no npm: the classroom hub needs it (as root: bash tasks.sh setup)"; return 0; }
+  say "installing $HUB_PROXY into .hub/ (npm)"
+  mkdir -p .hub && npm install --prefix .hub --no-save --no-audit --no-fund --loglevel=error "$HUB_PROXY" >.hub/npm.log 2>&1 ||
+    fail "npm install $HUB_PROXY failed -- fix: read .hub/npm.log, then run again"
+}
+
 setup() {
   setup_system
   setup_python
+  setup_hub
   export PATH="$VENV/bin:$PATH"
   # Keep the learner's own AWS set-up out of builds and tests.
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null BOTO_CONFIG=/dev/null

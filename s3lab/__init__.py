@@ -41,6 +41,9 @@ shared
   ``tools``                 each mount program's command line
   ``semantics``             what a mount does with an append, a rename... (data)
 ``classroom/``              a class on the SeaweedFS sandbox, a key per learner
+  ``__init__``              the keys, status, checks, stop and clean-up
+  ``hub``                   a JupyterHub for the class: users, passwords, its config
+  ``console``               the instructor's page, a hub service: status and checks
 ``checks``                  the exercises and their self-checks
 ``notebooks``               run every notebook against a backend, then clean up; the policy
 ``cli/``                    the ``s3lab`` command, a module per job: the only code that prints

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3lab import backends, buckets, checks, clients, sandbox, settings
 from s3lab.buckets import names
+from s3lab.classroom import hub
 from s3lab.configure import awsfiles
 from s3lab.errors import SandboxError, UsageError
 from s3lab.sandbox import servers
@@ -446,6 +447,23 @@ def start(
     return room
 
 
+def start_hub(
+    room: Classroom, *, admin: str, port: int | None = None, home: Path | str | None = None
+) -> hub.Hub:
+    """Start a JupyterHub for ``room`` on this machine (root): see :mod:`s3lab.classroom.hub`.
+
+    The hub makes the missing users; then each learner's profile goes into their ``~/.aws``.
+    """
+    folder = class_dir(home)
+    served = hub.start(room, admin=admin, home=folder.parent, port=port)
+    try:
+        install_profiles(home)
+    except BaseException:
+        hub.remove(folder, room.names())
+        raise
+    return served
+
+
 @dataclass
 class Seat:
     """What ``status`` shows for one learner."""
@@ -503,6 +521,7 @@ def stop(home: Path | str | None = None) -> Classroom:
     room = load(home)
     room.stopped = True
     _save(room, home)
+    hub.stop(class_dir(home), room.names())  # the learners' servers end with their keys
     _apply(room, home)
     if room.learners and sandbox.running("server", home, thorough=False):
         _wait_for(room, room.learners[-1].name, allowed=False)
@@ -516,13 +535,15 @@ class Cleaned:
     buckets: list[str] = field(default_factory=list)
     identities: int = 0
     profiles: int = 0
+    users: list[str] = field(default_factory=list)  # Linux users the hub made, removed
 
 
 def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned:
-    """Remove exactly the class's buckets, identities, snippets and installed profiles.
+    """Remove exactly the class's buckets, keys, snippets, profiles, hub and the users it made.
 
-    A bucket is the class's when its name starts with ``<learner>-`` for a learner of the class:
-    the only buckets their keys could make. Nothing else is touched.
+    Linux users that existed before the hub stay. A bucket is the class's when its name starts
+    with ``<learner>-`` for a learner of the class: the only buckets their keys could make.
+    Nothing else is touched.
 
     Raises:
         SandboxError: the server sandbox is not running.
@@ -538,8 +559,11 @@ def cleanup(home: Path | str | None = None, *, dry_run: bool = False) -> Cleaned
         _wait_for(room, "instructor", allowed=True)
     mine = sorted(b["Name"] for b in s3.list_buckets().get("Buckets", []) if room.owner(b["Name"]))
     done = Cleaned(mine, len(room.learners) + 1, sum(bool(x.installed) for x in room.learners))
+    made = hub.load(class_dir(home))
+    done.users = list(made.made_users) if made else []
     if dry_run:
         return done
+    hub.remove(class_dir(home), room.names())  # first: no server may write while buckets go
     with ThreadPoolExecutor(max_workers=8) as pool:  # a class leaves many small buckets
         list(pool.map(lambda name: buckets.remove_bucket(s3, name, force=True), mine))
     for seat in room.learners:

@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 
 from s3lab import backends, buckets, classroom
+from s3lab.classroom import hub
 from s3lab.cli.common import Parser, add_job
 from s3lab.errors import UsageError
 
@@ -18,12 +19,23 @@ def _start(args: argparse.Namespace) -> int:
     roster = (
         classroom.read_roster(args.roster) if args.roster else classroom.numbered(args.learners)
     )
-    if args.install_profiles:
+    if args.hub:
+        hub.require_root()  # before anything starts
+        hub.proxy()
+        admin = classroom.check_name(args.hub_admin)
+        if admin in roster:
+            raise UsageError(
+                f"the hub's admin {admin!r} is also on the roster",
+                "give the instructor a name of their own with --hub-admin",
+            )
+    elif args.install_profiles:
         classroom.require_root()  # before anything starts
     print(
         f"starting a class of {len(roster)} on the server sandbox...", file=sys.stderr, flush=True
     )
     room = classroom.start(roster, host=args.host)
+    if args.hub:
+        return _start_hub(room, admin, args.hub_port)
     installed = classroom.install_profiles() if args.install_profiles else {}
     folder = classroom.class_dir() / "profiles"
     print(f"class served at {room.endpoint_url}; profile snippets in {folder}/ (secret: 0600)")
@@ -36,6 +48,27 @@ def _start(args: argparse.Namespace) -> int:
         "learners: add the snippet to ~/.aws, then  export S3LAB_BACKEND=class  and run the book",
         file=sys.stderr,
     )
+    return 0
+
+
+def _start_hub(room: classroom.Classroom, admin: str, port: int | None) -> int:
+    print("setting up the hub: users, profiles, notebooks...", file=sys.stderr, flush=True)
+    served = classroom.start_hub(room, admin=admin, port=port)
+    folder = hub.hub_dir(classroom.class_dir())
+    print(f"class served at {room.endpoint_url}; hub at {served.url}")
+    print(f"{'learner':{classroom.MAX_NAME}}  {'linux user':10}  where")
+    for name in [*room.names(), admin]:
+        made = "made" if name in served.made_users else "existing"
+        where = (
+            "admin: the hub's admin page and the console"
+            if name == admin
+            else (f"~{name}/{hub.NOTEBOOKS}, ~{name}/.aws (profile {backends.CLASS_PROFILE})")
+        )
+        print(f"{name:{classroom.MAX_NAME}}  {made:10}  {where}")
+    print(f"passwords: {folder}/passwords.txt (only root may read it): hand out each line")
+    print(f"admin page: {served.admin_url}")
+    print(f"console:    {served.console_url}")
+    print(f"note: {hub.HTTPS_NOTE}", file=sys.stderr)
     return 0
 
 
@@ -66,6 +99,8 @@ def _check(args: argparse.Namespace) -> int:
 def _stop(args: argparse.Namespace) -> int:
     room = classroom.stop()
     print(f"class stopped: {len(room.learners)} learner keys refused from now on")
+    if hub.load(classroom.class_dir()):
+        print("hub stopped: the learners' servers, the proxy and the console ended")
     print("next: `s3lab classroom cleanup` removes the class's buckets and keys", file=sys.stderr)
     return 0
 
@@ -79,6 +114,9 @@ def _cleanup(args: argparse.Namespace) -> int:
         f"{verb} {len(done.buckets)} class buckets, {done.identities} keys "
         f"and {done.profiles} installed profiles; nothing else was touched"
     )
+    if done.users:
+        made = ", ".join(done.users)
+        print(f"{verb} the hub and the {len(done.users)} Linux users it made: {made}")
     return 0
 
 
@@ -92,6 +130,7 @@ def add_classroom(sub: argparse._SubParsersAction[Parser]) -> None:
         "touch buckets whose names start with their name; the instructor's key may do anything.\n\n"
         "example:\n"
         "  s3lab classroom start --roster names.txt     # one name a line\n"
+        "  sudo s3lab classroom start --roster names.txt --hub   # and a JupyterHub\n"
         "  s3lab classroom status\n"
         "  s3lab classroom check buckets-cli\n"
         "  s3lab classroom stop && s3lab classroom cleanup",
@@ -109,6 +148,21 @@ def add_classroom(sub: argparse._SubParsersAction[Parser]) -> None:
         "--install-profiles",
         action="store_true",
         help="as root: put each profile into the ~/.aws of the Linux user of that name",
+    )
+    start.add_argument(
+        "--hub",
+        action="store_true",
+        help="as root: also a JupyterHub for the class (a Linux user, a password and a server "
+        "each; the admin page and a class console for you)",
+    )
+    start.add_argument(
+        "--hub-admin",
+        metavar="NAME",
+        default="teacher",
+        help="with --hub: the instructor's hub user, the hub's admin (default teacher)",
+    )
+    start.add_argument(
+        "--hub-port", type=int, metavar="PORT", help="with --hub: the hub's port (default: free)"
     )
     start.set_defaults(func=_start)
     status = verbs.add_parser("status", help="per learner: buckets, objects, bytes, last activity")
