@@ -116,7 +116,7 @@ def make_app() -> Any:
     api_url = os.environ.get("JUPYTERHUB_API_URL", "")
     cache: dict[str, Any] = {}
 
-    class Page(HubOAuthenticated, web.RequestHandler):
+    class Page(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]  # jupyterhub: no types
         @web.authenticated
         async def get(self) -> None:
             if time.monotonic() - cache.get("at", -1e9) >= REFRESH:

@@ -88,7 +88,7 @@ def test_repository_address_is_written_once() -> None:
     clone = re.compile(r"git clone (\S+)")
     elsewhere, stale = [], []
     for path in ROOT.rglob("*"):
-        skip = {".git", ".venv", ".venv-distro", ".venv-lock", "_build", "__pycache__"}
+        skip = {".git", ".venv", ".venv-distro", ".venv-lock", ".hub", "_build", "__pycache__"}
         if skip & set(path.parts) or not path.is_file() or path.name == "_config.yml":
             continue
         if path.suffix not in {".md", ".yml", ".yaml", ".py", ".sh", ".toml", ".ipynb", ".cfg"}:
