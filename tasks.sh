@@ -147,6 +147,16 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   echo "$want" >"$stamp"
 }
 
+# The AWS CLI v2 the book teaches, in an environment of its own (it pins its own awscrt and
+# urllib3), shared by .venv and .venv-distro: from S3LAB_AWSCLI_SOURCE (a source tarball or
+# an installer zip), else the official zip, else PyPI's v1 with one line that says so. Linked
+# into $VENV/bin after pip ran (pip replaces the link when it reinstalls v1); seconds once built.
+AWSCLI_VENV=$PWD/.venv-awscli
+setup_awscli() {
+  "$VENV/bin/s3lab" install awscli --or-v1 --prefix "$AWSCLI_VENV" --link-into "$VENV/bin" ||
+    fail "setting up the AWS CLI v2 failed -- fix: read the line above, then run again"
+}
+
 # The README's set-up and a fast subset of the tests on the distribution's own Python (Debian
 # 12's /usr/bin/python3 is 3.11.2, older than the separately installed python3 a developer or
 # CI may have first on PATH): a pin that excludes it fails here, not on a learner's machine.
@@ -220,6 +230,7 @@ lint() {
 setup() {
   setup_system
   setup_python
+  setup_awscli
   export PATH="$VENV/bin:$PATH"
   # Keep the learner's own AWS set-up out of builds and tests.
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null BOTO_CONFIG=/dev/null
@@ -236,6 +247,7 @@ lab() {
   fi
   setup_system optional
   setup_python
+  setup_awscli
   export PATH="$VENV/bin:$PATH"
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY" >/dev/null 2>&1 ||
     fail "registering the kernel failed -- fix: bash tasks.sh setup, then run again"
