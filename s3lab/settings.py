@@ -30,7 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# What a sandbox puts into the environment so that boto3 *and* the aws command reach it.
+# What a sandbox puts into the environment so that boto3 *and* the aws command reach it; and
+# AWS_PAGER empty, so that CLI v2 in a terminal prints its answer instead of opening `less`.
 SANDBOX_SETS = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_STS",
@@ -38,6 +39,7 @@ SANDBOX_SETS = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
+    "AWS_PAGER",
     "S3LAB_BACKEND",
 )
 # What a sandbox removes: each would quietly interfere with its settings (a session token breaks

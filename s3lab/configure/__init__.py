@@ -201,12 +201,18 @@ def configure(
     endpoint_url: str | None = None,
     settings: Mapping[str, str | Mapping[str, str] | None] | None = None,
     force: bool = False,
+    sts_endpoint_url: str | None = None,
 ) -> Written:
     """Write one profile like ``aws configure`` does: keys to credentials, the rest to config.
 
     Everything is checked before anything is written, so a refused value leaves both files
     byte for byte as they were. A new access key without a session token removes an old
     token from the profile: a stale token with a new key is rejected by AWS.
+
+    A profile with an endpoint also names a ``[services NAME]`` section that gives S3 and STS
+    their own endpoints (``sts_endpoint_url``, default :func:`sts_endpoint_for`), read by CLI v2
+    and botocore alike: ``aws --profile NAME sts get-caller-identity`` then works from a fresh
+    shell, where the bare ``endpoint_url`` alone would send STS to an S3-only server.
     """
     check_profile_name(profile)
     if (access_key_id is None) != (secret_access_key is None):
@@ -244,6 +250,12 @@ def configure(
         options["output"] = check_output(output)
     if endpoint_url is not None:
         options["endpoint_url"] = check_endpoint_url(endpoint_url)
+    services: dict[str, str | Mapping[str, str] | None] = {}
+    endpoint = options.get("endpoint_url")
+    if isinstance(endpoint, str) and endpoint:
+        sts = check_endpoint_url(sts_endpoint_url) if sts_endpoint_url else None
+        options["services"] = profile
+        services = service_endpoints(endpoint, sts or sts_endpoint_for(endpoint))
     if not keys and not options:
         raise UsageError(
             "nothing to configure",
@@ -264,7 +276,10 @@ def configure(
             notes.append(f"{creds_file} was readable by others; it is now private (0600)")
     if options:
         old = conf_file.read_text(encoding="utf-8") if conf_file.exists() else ""
-        plans.append((conf_file, set_values(old, section_name(profile, config=True), options)))
+        text = set_values(old, section_name(profile, config=True), options)
+        if services:
+            text = set_values(text, services_section(profile), services)
+        plans.append((conf_file, text))
     for path, text in plans:
         write_private(path, text)
     return Written(
@@ -274,6 +289,33 @@ def configure(
         access_key_id or "",
         notes,
     )
+
+
+def services_section(name: str) -> str:
+    """The config file's ``[services NAME]`` section, which a profile names with ``services``."""
+    return f"services {name}"
+
+
+def service_endpoints(
+    endpoint_url: str, sts_endpoint_url: str
+) -> dict[str, str | Mapping[str, str] | None]:
+    """A ``[services]`` section's values: S3 to the store, STS to where STS is answered."""
+    return {"s3": {"endpoint_url": endpoint_url}, "sts": {"endpoint_url": sts_endpoint_url}}
+
+
+def sts_endpoint_for(endpoint_url: str) -> str:
+    """Where STS requests go for a profile whose S3 requests go to ``endpoint_url``.
+
+    A running sandbox's own STS (SeaweedFS has none: its sandbox runs a helper that answers it);
+    any other store, the same server (moto and Ceph answer STS there; AWS needs no endpoint).
+    """
+    from s3lab import sandbox
+
+    for name in sandbox.KINDS:
+        box = sandbox.running(name, thorough=False)
+        if box is not None and box.endpoint_url == endpoint_url.rstrip("/"):
+            return box.sts_url or box.endpoint_url
+    return endpoint_url
 
 
 def _has_custom_endpoint(
@@ -405,6 +447,7 @@ def configure_sandbox(
         endpoint_url=box.endpoint_url,
         settings={"s3": {"addressing_style": "path"}},
         force=force,
+        sts_endpoint_url=box.sts_url or box.endpoint_url,
     )
 
 

@@ -104,6 +104,8 @@ class Sandbox:
             "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
+            # CLI v2 pipes output to `less` in a terminal (a learner stuck at a `:` prompt)
+            "AWS_PAGER": "",
             "S3LAB_BACKEND": self.backend,
         }
 
