@@ -31,6 +31,8 @@ from s3lab.configure.awsfiles import (
     mask,
     read_profiles,
     section_name,
+    service_endpoints,
+    services_section,
     session_for,
     set_values,
     too_open,
@@ -209,10 +211,10 @@ def configure(
     byte for byte as they were. A new access key without a session token removes an old
     token from the profile: a stale token with a new key is rejected by AWS.
 
-    A profile with an endpoint also names a ``[services NAME]`` section that gives S3 and STS
-    their own endpoints (``sts_endpoint_url``, default :func:`sts_endpoint_for`), read by CLI v2
-    and botocore alike: ``aws --profile NAME sts get-caller-identity`` then works from a fresh
-    shell, where the bare ``endpoint_url`` alone would send STS to an S3-only server.
+    A profile with an endpoint also names a ``[services NAME]`` section giving S3 and STS their
+    own endpoints (``sts_endpoint_url``, default :func:`s3lab.sandbox.sts_endpoint_for`), read
+    by CLI v2 and botocore alike: ``aws --profile NAME sts get-caller-identity`` then works from
+    a fresh shell, where the bare ``endpoint_url`` would send STS to an S3-only server.
     """
     check_profile_name(profile)
     if (access_key_id is None) != (secret_access_key is None):
@@ -253,9 +255,11 @@ def configure(
     services: dict[str, str | Mapping[str, str] | None] = {}
     endpoint = options.get("endpoint_url")
     if isinstance(endpoint, str) and endpoint:
+        from s3lab import sandbox
+
         sts = check_endpoint_url(sts_endpoint_url) if sts_endpoint_url else None
         options["services"] = profile
-        services = service_endpoints(endpoint, sts or sts_endpoint_for(endpoint))
+        services = service_endpoints(endpoint, sts or sandbox.sts_endpoint_for(endpoint))
     if not keys and not options:
         raise UsageError(
             "nothing to configure",
@@ -289,33 +293,6 @@ def configure(
         access_key_id or "",
         notes,
     )
-
-
-def services_section(name: str) -> str:
-    """The config file's ``[services NAME]`` section, which a profile names with ``services``."""
-    return f"services {name}"
-
-
-def service_endpoints(
-    endpoint_url: str, sts_endpoint_url: str
-) -> dict[str, str | Mapping[str, str] | None]:
-    """A ``[services]`` section's values: S3 to the store, STS to where STS is answered."""
-    return {"s3": {"endpoint_url": endpoint_url}, "sts": {"endpoint_url": sts_endpoint_url}}
-
-
-def sts_endpoint_for(endpoint_url: str) -> str:
-    """Where STS requests go for a profile whose S3 requests go to ``endpoint_url``.
-
-    A running sandbox's own STS (SeaweedFS has none: its sandbox runs a helper that answers it);
-    any other store, the same server (moto and Ceph answer STS there; AWS needs no endpoint).
-    """
-    from s3lab import sandbox
-
-    for name in sandbox.KINDS:
-        box = sandbox.running(name, thorough=False)
-        if box is not None and box.endpoint_url == endpoint_url.rstrip("/"):
-            return box.sts_url or box.endpoint_url
-    return endpoint_url
 
 
 def _has_custom_endpoint(
