@@ -49,8 +49,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "S3LAB_BACKEND",
     ):
         os.environ.pop(variable, None)
-    # The aws command the notebooks run is the one installed next to this Python.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    # The aws command the notebooks run is the one installed next to this Python (set-up's v2
+    # link), unless PATH already names this folder: then PATH's order stands, so a test can put
+    # another aws (PyPI's v1) first.
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = f"{here}{os.pathsep}{os.environ['PATH']}"
     if session.config.option.nbval_sanitize_with is None and SANITIZE.exists():
         session.config.option.nbval_sanitize_with = str(SANITIZE)
 

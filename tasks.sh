@@ -147,6 +147,16 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   echo "$want" >"$stamp"
 }
 
+# The AWS CLI v2 the book teaches, in an environment of its own (it pins its own awscrt and
+# urllib3), shared by .venv and .venv-distro: from S3LAB_AWSCLI_SOURCE (a source tarball or
+# an installer zip), else the official zip, else PyPI's v1 with one line that says so. Linked
+# into $VENV/bin after pip ran (pip replaces the link when it reinstalls v1); seconds once built.
+AWSCLI_VENV=$PWD/.venv-awscli
+setup_awscli() {
+  "$VENV/bin/s3lab" install awscli --or-v1 --prefix "$AWSCLI_VENV" --link-into "$VENV/bin" ||
+    fail "setting up the AWS CLI v2 failed -- fix: read the line above, then run again"
+}
+
 # The classroom hub's proxy from npm, into the project's .hub/ (never global). 5.1.0 is the
 # newest that runs on Debian 12's nodejs 18 (5.2 wants 20).
 HUB_PROXY=configurable-http-proxy@5.1.0
@@ -161,6 +171,7 @@ setup_hub() {
 setup() {
   setup_system
   setup_python
+  setup_awscli
   setup_hub
   export PATH="$VENV/bin:$PATH"
   # Keep the learner's own AWS set-up out of builds and tests.
@@ -183,6 +194,7 @@ tasks_py() {
 lab() {
   setup_system optional
   setup_python
+  setup_awscli
   export PATH="$VENV/bin:$PATH"
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY" >/dev/null 2>&1 ||
     fail "registering the kernel failed -- fix: bash tasks.sh setup, then run again"

@@ -14,6 +14,9 @@ The variables:
   ``S3LAB_MOUNTPOINT_URL``, ``S3LAB_MOUNTPOINT_KEY_URL``, ``S3LAB_MOUNTPOINT_FINGERPRINT``:
   where ``s3lab install`` downloads from and which signing keys it trusts (tests point them at
   a local stand-in; fingerprints are comma-separated).
+- ``S3LAB_AWSCLI_SOURCE``: the AWS CLI v2 that set-up installs into ``.venv-awscli``: a source
+  tarball (``awscli-2.X.Y.tar.gz``, built with pip) or an official installer zip (its ``.sig``
+  beside it); unset, set-up downloads the official zip, or keeps PyPI's v1 when it cannot.
 - ``S3LAB_DOWNLOAD_RETRIES``, ``S3LAB_DOWNLOAD_BACKOFF``, ``S3LAB_DOWNLOAD_TIMEOUT``: how
   patient downloads are.
 - ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT``, ``S3LAB_ATTEMPTS``: how patient every S3
@@ -27,7 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# What a sandbox puts into the environment so that boto3 *and* the aws command reach it.
+# What a sandbox puts into the environment so that boto3 *and* the aws command reach it; and
+# AWS_PAGER empty, so that CLI v2 in a terminal prints its answer instead of opening `less`.
 SANDBOX_SETS = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_STS",
@@ -35,6 +39,7 @@ SANDBOX_SETS = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
+    "AWS_PAGER",
     "S3LAB_BACKEND",
 )
 # What a sandbox removes: each would quietly interfere with its settings (a session token breaks
@@ -66,6 +71,7 @@ class Settings:
     awscli_url: str | None = None
     awscli_key_url: str | None = None
     awscli_fingerprints: tuple[str, ...] = ()
+    awscli_source: Path | None = None
     mountpoint_url: str | None = None
     mountpoint_key_url: str | None = None
     mountpoint_fingerprints: tuple[str, ...] = ()
@@ -111,6 +117,9 @@ def read(env: Mapping[str, str] | None = None) -> Settings:
         awscli_url=_url(env, "S3LAB_AWSCLI_URL"),
         awscli_key_url=_url(env, "S3LAB_AWSCLI_KEY_URL"),
         awscli_fingerprints=_list(env, "S3LAB_AWSCLI_FINGERPRINT"),
+        awscli_source=Path(source).expanduser()
+        if (source := _url(env, "S3LAB_AWSCLI_SOURCE"))
+        else None,
         mountpoint_url=_url(env, "S3LAB_MOUNTPOINT_URL"),
         mountpoint_key_url=_url(env, "S3LAB_MOUNTPOINT_KEY_URL"),
         mountpoint_fingerprints=_list(env, "S3LAB_MOUNTPOINT_FINGERPRINT"),

@@ -73,6 +73,8 @@ class Classroom:
     instructor_secret: str
     learners: list[Learner] = field(default_factory=list)
     stopped: bool = False
+    # the sandbox's STS helper (SeaweedFS has no STS), when learners are on this machine
+    sts_url: str = ""
 
     def names(self) -> list[str]:
         """The learners' names, in roster order."""
@@ -222,10 +224,13 @@ def _wait_for(room: Classroom, who: str, *, allowed: bool, timeout: float = 15.0
 
 def _profile(room: Classroom, seat: Learner | None) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(profile name, config values, credentials values) for a learner or the instructor."""
+    name = INSTRUCTOR_PROFILE if seat is None else backends.CLASS_PROFILE
     config: dict[str, Any] = {
         "region": sandbox.REGION,
         "endpoint_url": room.endpoint_url,
         "s3": {"addressing_style": "path"},
+        # S3 and STS each to their own server, from the config file alone (see configure)
+        "services": name,
     }
     if seat is None:
         keys = {
@@ -238,14 +243,26 @@ def _profile(room: Classroom, seat: Learner | None) -> tuple[str, dict[str, Any]
     return backends.CLASS_PROFILE, config, keys
 
 
-def _write_profile(folder: Path, profile: tuple[str, dict[str, Any], dict[str, Any]]) -> None:
-    """Add (or replace) the profile in ``folder``'s ``config`` and ``credentials``, 0600."""
+def _write_profile(
+    folder: Path, profile: tuple[str, dict[str, Any], dict[str, Any]], room: Classroom
+) -> None:
+    """Add (or replace) the profile in ``folder``'s ``config`` and ``credentials``, 0600.
+
+    The config also gets the profile's ``[services NAME]`` section: S3 to the class's server,
+    STS to the sandbox's STS helper, so ``aws sts get-caller-identity`` answers a learner.
+    """
+    from s3lab.configure import service_endpoints, services_section
+
     name, config, keys = profile
     for file, values, is_config in (("config", config, True), ("credentials", keys, False)):
         path = folder / file
         old = path.read_text() if path.is_file() else ""
         section = awsfiles.section_name(name, config=is_config)
-        awsfiles.write_private(path, awsfiles.set_values(old, section, values))
+        text = awsfiles.set_values(old, section, values)
+        if is_config:
+            services = service_endpoints(room.endpoint_url, room.sts_url or room.endpoint_url)
+            text = awsfiles.set_values(text, services_section(name), services)
+        awsfiles.write_private(path, text)
 
 
 def _write_snippets(room: Classroom, home: Path | str | None) -> None:
@@ -254,7 +271,7 @@ def _write_snippets(room: Classroom, home: Path | str | None) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for file in ("config", "credentials"):
             (folder / file).unlink(missing_ok=True)
-        _write_profile(folder, _profile(room, seat))
+        _write_profile(folder, _profile(room, seat), room)
 
 
 UserLookup = Callable[[str], "tuple[Path, int, int] | None"]
@@ -301,7 +318,7 @@ def install_profiles(
         folder = user_home / ".aws"
         folder.mkdir(mode=0o700, exist_ok=True)
         os.chown(folder, uid, gid)
-        _write_profile(folder, _profile(room, seat))
+        _write_profile(folder, _profile(room, seat), room)
         for file in ("config", "credentials"):
             os.chown(folder / file, uid, gid)
         seat.installed = [str(folder / "config"), str(folder / "credentials")]
@@ -318,12 +335,17 @@ def _uninstall(seat: Learner) -> None:
             is_config = path.name == "config"
             section = awsfiles.section_name(backends.CLASS_PROFILE, config=is_config)
             keys = ("aws_access_key_id", "aws_secret_access_key")
-            values = dict.fromkeys(
-                keys if not is_config else ("region", "endpoint_url", "s3", backends.LEARNER_KEY)
-            )
+            settings = ("region", "endpoint_url", "s3", "services", backends.LEARNER_KEY)
+            values = dict.fromkeys(keys if not is_config else settings)
             owner = path.stat()
             text = awsfiles.set_values(path.read_text(), section, values)
-            text = re.sub(rf"(?m)^\[{re.escape(section)}\]\n(?=\s*(?:\[|\Z))", "", text)
+            sections = [section]
+            if is_config:
+                services = f"services {backends.CLASS_PROFILE}"
+                text = awsfiles.set_values(text, services, dict.fromkeys(("s3", "sts")))
+                sections.append(services)
+            for empty in sections:  # a section left with nothing in it goes too
+                text = re.sub(rf"(?m)^\[{re.escape(empty)}\]\n(?=\s*(?:\[|\Z))", "", text)
             awsfiles.write_private(path, text)
             os.chown(path, owner.st_uid, owner.st_gid)
 
@@ -360,6 +382,8 @@ def start(
         instructor_key=key,
         instructor_secret=secret,
         learners=[Learner(name, *_new_keys()) for name in roster],
+        # the STS helper listens on 127.0.0.1 only: learners elsewhere get no STS
+        sts_url=box.sts_url if host == LOOPBACK else "",
     )
     class_dir(home).mkdir(parents=True, exist_ok=True, mode=0o700)
     _save(room, home)

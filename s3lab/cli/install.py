@@ -6,14 +6,26 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from s3lab.cli.common import Parser, add_job
 
 
 def _install(args: argparse.Namespace) -> int:
     from s3lab import install
+    from s3lab.errors import UsageError
     from s3lab.install.download import Progress
 
+    source = Path(args.from_source) if args.from_source else None
+    prefix = Path(args.prefix) if args.prefix else None
+    link_into = Path(args.link_into) if args.link_into else None
+    if args.or_v1:
+        if args.tool != "awscli" or prefix is None or link_into is None or args.dry_run:
+            raise UsageError(
+                "--or-v1 is set-up's way to install the AWS CLI v2",
+                "use it as: s3lab install awscli --or-v1 --prefix DIR --link-into DIR",
+            )
+        return _awscli_for_setup(prefix, link_into, source, args.update)
     install.install(
         args.tool,
         dry_run=args.dry_run,
@@ -22,8 +34,40 @@ def _install(args: argparse.Namespace) -> int:
         arch=args.arch,
         install_dir=args.install_dir,
         bin_dir=args.bin_dir,
+        source=source,
+        prefix=prefix,
+        link_into=link_into,
         progress=Progress(say=_say, warn=_warn, meter=_byte_bar),
     )
+    return 0
+
+
+def _awscli_for_setup(prefix: Path, link_into: Path, source: Path | None, update: bool) -> int:
+    """Set-up's call: quiet when v2 is already in place, the plan and steps when it works."""
+    from s3lab import install, settings
+    from s3lab.install.download import Progress
+    from s3lab.install.machine import probe_aws, show_path
+
+    building = (source or settings.read().awscli_source) is not None
+
+    def say(line: str) -> None:
+        # Only a build's steps are shown (it takes a minute); a download that may fail offline
+        # stays silent, so that keeping v1 is said in one line, and a second set-up is quiet.
+        step = building and line.startswith("[")
+        if step or line.startswith(("installed: ", "updated: ")):
+            _say(line)
+
+    result = install.awscli_for_setup(
+        prefix, link_into, source=source, update=update, progress=Progress(say=say)
+    )
+    if result.status == "kept v1":
+        v1 = probe_aws(link_into / "aws")
+        have = f"aws-cli {v1.version} from PyPI" if v1 else "PyPI's awscli"
+        _warn(
+            f"note: the AWS CLI v1 ({have}) is the `aws` here, not v2 ({result.path}) -- for v2: "
+            "S3LAB_AWSCLI_SOURCE=/path/to/awscli-2.X.Y.tar.gz bash tasks.sh setup "
+            f"(or rm {show_path(prefix / install.KEPT_V1)} to try the download again)"
+        )
     return 0
 
 
@@ -76,7 +120,9 @@ def add_install(sub: argparse._SubParsersAction[Parser]) -> None:
         "example:\n"
         "  s3lab install awscli --dry-run    # the URLs, the key fingerprint, the folders\n"
         "  s3lab install awscli              # then do it\n"
-        "  s3lab install awscli --update     # later: fetch the latest version",
+        "  s3lab install awscli --update     # later: fetch the latest version\n"
+        "  s3lab install awscli --from-source awscli-2.36.7.tar.gz --prefix ~/.local/aws-cli-venv\n"
+        "                                    # build v2 from its source release (no download)",
     )
     job.add_argument("tool", choices=install.TOOLS, metavar="TOOL", help=", ".join(install.TOOLS))
     job.add_argument(
@@ -87,4 +133,23 @@ def add_install(sub: argparse._SubParsersAction[Parser]) -> None:
     job.add_argument("--arch", help="plan for another architecture (x86_64, aarch64)")
     job.add_argument("--install-dir", help="awscli: where the files go (default: see the plan)")
     job.add_argument("--bin-dir", help="awscli: where the `aws` link goes (default: see the plan)")
+    job.add_argument(
+        "--from-source",
+        metavar="FILE",
+        help="awscli: build v2 from its source tarball (awscli-2.X.Y.tar.gz, needs --prefix), "
+        "or install an installer zip already here (its .sig beside it)",
+    )
+    job.add_argument(
+        "--prefix",
+        metavar="DIR",
+        help="awscli: v2's own folder (a virtual environment for a tarball)",
+    )
+    job.add_argument(
+        "--link-into", metavar="DIR", help="awscli: also link aws and aws_completer into DIR"
+    )
+    job.add_argument(
+        "--or-v1",
+        action="store_true",
+        help="set-up: v2 from S3LAB_AWSCLI_SOURCE, --prefix or the download; else keep v1, say so",
+    )
     job.set_defaults(func=_install)

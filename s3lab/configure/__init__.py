@@ -31,6 +31,8 @@ from s3lab.configure.awsfiles import (
     mask,
     read_profiles,
     section_name,
+    service_endpoints,
+    services_section,
     session_for,
     set_values,
     too_open,
@@ -208,12 +210,18 @@ def configure(
     endpoint_url: str | None = None,
     settings: Mapping[str, str | Mapping[str, str] | None] | None = None,
     force: bool = False,
+    sts_endpoint_url: str | None = None,
 ) -> Written:
     """Write one profile like ``aws configure`` does: keys to credentials, the rest to config.
 
     Everything is checked before anything is written, so a refused value leaves both files
     byte for byte as they were. A new access key without a session token removes an old
     token from the profile: a stale token with a new key is rejected by AWS.
+
+    A profile with an endpoint also names a ``[services NAME]`` section giving S3 and STS their
+    own endpoints (``sts_endpoint_url``, default :func:`s3lab.sandbox.sts_endpoint_for`), read
+    by CLI v2 and botocore alike: ``aws --profile NAME sts get-caller-identity`` then works from
+    a fresh shell, where the bare ``endpoint_url`` would send STS to an S3-only server.
 
     Raises:
         UsageError: a value is not valid, a key comes without its secret, or there is nothing to
@@ -255,6 +263,14 @@ def configure(
         options["output"] = check_output(output)
     if endpoint_url is not None:
         options["endpoint_url"] = check_endpoint_url(endpoint_url)
+    services: dict[str, str | Mapping[str, str] | None] = {}
+    endpoint = options.get("endpoint_url")
+    if isinstance(endpoint, str) and endpoint:
+        from s3lab import sandbox
+
+        sts = check_endpoint_url(sts_endpoint_url) if sts_endpoint_url else None
+        options["services"] = profile
+        services = service_endpoints(endpoint, sts or sandbox.sts_endpoint_for(endpoint))
     if not keys and not options:
         raise UsageError(
             "nothing to configure",
@@ -275,7 +291,10 @@ def configure(
             notes.append(f"{creds_file} was readable by others; it is now private (0600)")
     if options:
         old = conf_file.read_text(encoding="utf-8") if conf_file.exists() else ""
-        plans.append((conf_file, set_values(old, section_name(profile, config=True), options)))
+        text = set_values(old, section_name(profile, config=True), options)
+        if services:
+            text = set_values(text, services_section(profile), services)
+        plans.append((conf_file, text))
     for path, text in plans:
         write_private(path, text)
     return Written(
@@ -419,6 +438,7 @@ def configure_sandbox(
         endpoint_url=box.endpoint_url,
         settings={"s3": {"addressing_style": "path"}},
         force=force,
+        sts_endpoint_url=box.sts_url or box.endpoint_url,
     )
 
 

@@ -118,6 +118,18 @@ def section_name(profile: str, *, config: bool) -> str:
     return f"profile {profile}"
 
 
+def services_section(name: str) -> str:
+    """The config file's ``[services NAME]`` section, which a profile names with ``services``."""
+    return f"services {name}"
+
+
+def service_endpoints(
+    endpoint_url: str, sts_endpoint_url: str
+) -> dict[str, str | Mapping[str, str] | None]:
+    """A ``[services]`` section's values: S3 to the store, STS to where STS is answered."""
+    return {"s3": {"endpoint_url": endpoint_url}, "sts": {"endpoint_url": sts_endpoint_url}}
+
+
 def _section_span(lines: list[str], section: str) -> tuple[int, int] | None:
     """First and one-past-last line index of ``[section]`` (header included), or None."""
     wanted = " ".join(section.split())

@@ -22,16 +22,26 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3lab.errors import UsageError
+from s3lab.errors import InstallError, UsageError
 from s3lab.install.download import Progress
 from s3lab.install.machine import System, detect, probe_rclone
 from s3lab.install.plans import InstallPlan, InstallSettings
-from s3lab.install.tools import plan_awscli, plan_mountpoint, plan_pip, plan_system_package
+from s3lab.install.tools import (
+    link_step,
+    links_in_place,
+    plan_awscli,
+    plan_awscli_source,
+    plan_mountpoint,
+    plan_pip,
+    plan_system_package,
+)
+from s3lab.settings import read as read_settings
 
 TOOLS = ("awscli", "mountpoint", "fuse", "s3fs", "rclone")
 METHODS = {
@@ -64,8 +74,16 @@ def plan(
     bin_dir: Path | None = None,
     settings: InstallSettings | None = None,
     system: System | None = None,
+    source: Path | None = None,
+    prefix: Path | None = None,
+    link_into: Path | None = None,
 ) -> InstallPlan:
     """The plan for one tool; nothing is downloaded or changed.
+
+    For the AWS CLI, ``source`` is a v2 source tarball (built with pip into the virtual
+    environment ``prefix``) or an official installer zip already here (installed into
+    ``prefix``); ``link_into`` is a folder that gets links to its ``aws`` and ``aws_completer``
+    (set-up links them into ``.venv/bin``, ahead of PyPI's v1).
 
     Raises:
         UsageError: the tool, its method or a folder option is not one s3lab knows.
@@ -81,6 +99,14 @@ def plan(
     system = system or detect(arch)
     if (install_dir or bin_dir) and (tool, method) != ("awscli", "official"):
         raise UsageError("--install-dir and --bin-dir are for the AWS CLI zip only", "drop them")
+    if (source or prefix or link_into) and (tool, method) != ("awscli", "official"):
+        raise UsageError(
+            "--from-source, --prefix and --link-into are for the AWS CLI v2 only", "drop them"
+        )
+    if tool == "awscli" and (source or prefix or link_into):
+        return _plan_awscli_into(
+            system, settings, source, prefix, link_into, update, install_dir, bin_dir
+        )
     if tool == "awscli":
         return plan_awscli(system, settings, method, update, install_dir, bin_dir)
     if tool == "mountpoint":
@@ -104,6 +130,57 @@ def plan(
     )
 
 
+def _plan_awscli_into(
+    system: System,
+    settings: InstallSettings,
+    source: Path | None,
+    prefix: Path | None,
+    link_into: Path | None,
+    update: bool,
+    install_dir: Path | None,
+    bin_dir: Path | None,
+) -> InstallPlan:
+    """The AWS CLI v2 from a tarball or zip into ``prefix``, linked into ``link_into``."""
+    if source is not None and source.name.endswith((".tar.gz", ".tgz")):
+        if install_dir or bin_dir:
+            raise UsageError(
+                "a source tarball is built into --prefix", "drop --install-dir/--bin-dir"
+            )
+        if prefix is None:
+            raise UsageError(
+                "a source tarball needs its own environment",
+                "add --prefix DIR (e.g. --prefix ~/.local/aws-cli-venv)",
+            )
+        return plan_awscli_source(system, source, prefix, link_into, update)
+    if source is not None and not source.name.endswith(".zip"):
+        raise UsageError(
+            f"{source.name} is neither a source tarball nor an installer zip",
+            "give awscli-2.X.Y.tar.gz, or awscli-exe-linux-ARCH.zip with its .sig beside it",
+        )
+    if source is not None and not source.is_file():
+        raise UsageError(f"{source} does not exist", "give the path of the zip")
+    if prefix is not None:
+        install_dir = install_dir or prefix
+        bin_dir = bin_dir or prefix / "bin"
+    the_plan = plan_awscli(system, settings, "official", update, install_dir, bin_dir, source)
+    if link_into is None:
+        return the_plan
+    target_bin = bin_dir or tools_awscli_bin(system)
+    if the_plan.done and not links_in_place(target_bin, link_into):
+        the_plan.done = ""
+        the_plan.steps = [link_step(target_bin, link_into, system.home)]
+    elif not the_plan.done:
+        the_plan.steps.append(link_step(target_bin, link_into, system.home))
+    return the_plan
+
+
+def tools_awscli_bin(system: System) -> Path:
+    """Where the official installer links ``aws`` by default (see ``tools.awscli_dirs``)."""
+    from s3lab.install.tools import awscli_dirs
+
+    return awscli_dirs(system)[1]
+
+
 def install(
     tool: str,
     *,
@@ -117,6 +194,9 @@ def install(
     bin_dir: Path | None = None,
     settings: InstallSettings | None = None,
     system: System | None = None,
+    source: Path | None = None,
+    prefix: Path | None = None,
+    link_into: Path | None = None,
 ) -> Result:
     """Install one tool the safe way, showing the plan first; ``dry_run`` stops after the plan.
 
@@ -138,6 +218,9 @@ def install(
             bin_dir=bin_dir,
             settings=settings,
             system=system,
+            source=source,
+            prefix=prefix,
+            link_into=link_into,
         )
 
     the_plan = plan_now(update)
@@ -161,6 +244,64 @@ def install(
     for note in the_plan.notes:
         progress.say(note)
     return Result(tool, status, version, plan=the_plan)
+
+
+# Left in the v2 environment's folder when set-up kept v1: later set-ups do not try again.
+KEPT_V1 = ".s3lab-kept-v1"
+
+
+def awscli_for_setup(
+    prefix: Path,
+    link_into: Path,
+    *,
+    source: Path | None = None,
+    update: bool = False,
+    settings: InstallSettings | None = None,
+    system: System | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """The AWS CLI v2 for the project's own environment, or PyPI's v1 and why.
+
+    In this order: ``source`` (default ``S3LAB_AWSCLI_SOURCE``: a tarball built into ``prefix``,
+    or a zip checked and installed there); a v2 already in ``prefix``; the official zip,
+    downloaded and checked (a learner's machine). Each ends with ``aws`` and ``aws_completer``
+    linked into ``link_into``. When none can be had (offline, no source), the result's status is
+    "kept v1" and its ``path`` the reason; later calls do not try again (``update`` does). A
+    source that fails to build raises: a build that was asked for must not quietly become v1.
+    """
+    settings = settings or InstallSettings.from_env()
+    source = source or read_settings().awscli_source
+    prefix = prefix.absolute()
+    if source is not None:
+        return install(
+            "awscli",
+            source=source,
+            prefix=prefix,
+            link_into=link_into,
+            update=update,
+            settings=settings,
+            system=system,
+            progress=progress,
+        )
+    kept = prefix / KEPT_V1
+    if kept.is_file() and not update:
+        return Result("awscli", "kept v1", path=kept.read_text().strip())
+    patient = dataclasses.replace(settings, retries=1, timeout=min(settings.timeout, 20.0))
+    try:
+        return install(
+            "awscli",
+            prefix=prefix,
+            link_into=link_into,
+            update=update,
+            settings=patient,
+            system=system,
+            progress=progress,
+        )
+    except InstallError as exc:
+        reason = exc.message
+    prefix.mkdir(parents=True, exist_ok=True)
+    kept.write_text(reason + "\n")
+    return Result("awscli", "kept v1", path=reason)
 
 
 def _version_in(text: str) -> str:

@@ -7,6 +7,8 @@ downloaded or changed until :func:`s3lab.install.install` runs the steps.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -61,8 +63,12 @@ def plan_awscli(
     update: bool = False,
     install_dir: Path | None = None,
     bin_dir: Path | None = None,
+    zip_file: Path | None = None,
 ) -> InstallPlan:
     """The plan for ``s3lab install awscli`` (see the module docstring for why).
+
+    ``zip_file`` is an official installer zip already on this machine (a mirror's copy, CI's
+    vendored one): it is checked against its ``.sig`` beside it exactly as a download is.
 
     Raises:
         InstallError: this is not Linux.
@@ -84,6 +90,9 @@ def plan_awscli(
     bin_dir = Path(bin_dir or default_bin).expanduser()
     home = system.home
     zip_url, sig_url = awscli_urls(system, settings)
+    if zip_file is not None:
+        zip_url = zip_file.resolve().as_uri()
+        sig_url = zip_url + ".sig"
     key_url = settings.key_url("awscli")
     fprs = settings.awscli_fingerprints
     who = "root: system folders" if system.root else "not root: your home folder, no sudo"
@@ -150,6 +159,151 @@ def plan_awscli(
         ),
     ]
     plan.notes = _path_notes(bin_dir, home)
+    return plan
+
+
+# The AWS CLI v2's source release (awscli-2.36.7.tar.gz): what AWS documents as "building the
+# AWS CLI from source". It pins its own awscrt and urllib3, so it gets a virtual environment of
+# its own, as the official installer's bundled Python is its own.
+_SOURCE_NAME = re.compile(r"^(?:aws-cli|awscli)-(2\.\d+\.\d+)\.(?:tar\.gz|tgz|zip)$")
+# The programs a v2 install provides that a learner runs by name.
+AWSCLI_PROGRAMS = ("aws", "aws_completer")
+# Written into the environment once the build is checked: which source made it (its sha256).
+SOURCE_STAMP = ".s3lab-awscli-source"
+
+
+def source_version(source: Path) -> str:
+    """``2.36.7`` from ``awscli-2.36.7.tar.gz`` (GitHub's archives are ``aws-cli-2.36.7``)."""
+    match = _SOURCE_NAME.match(source.name)
+    if not match:
+        raise InstallError(
+            f"{source.name} is not named like a v2 source release (awscli-2.X.Y.tar.gz)",
+            "give the tarball of an AWS CLI v2 release (github.com/aws/aws-cli, tag 2.X.Y), "
+            "or an official awscli-exe-linux-*.zip with its .sig beside it",
+        )
+    return match.group(1)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while chunk := data.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def links_in_place(target_bin: Path, link_into: Path | None) -> bool:
+    """True when each of ``link_into``'s programs is a link to ``target_bin``'s (or no links)."""
+    if link_into is None:
+        return True
+    for name in AWSCLI_PROGRAMS:
+        link, target = link_into / name, target_bin / name
+        if target.exists() and not (link.is_symlink() and link.resolve() == target.resolve()):
+            return False
+    return True
+
+
+def link_step(target_bin: Path, link_into: Path, home: Path) -> Step:
+    """Link ``aws`` and ``aws_completer`` into ``link_into``, replacing what is there.
+
+    pip unlinks a script before it writes one, so reinstalling PyPI's v1 (which has an ``aws``
+    too) replaces the link and never writes through it into the v2 environment; set-up links
+    again after pip, which is cheap.
+    """
+
+    def link(work: Path, progress: Progress) -> None:
+        link_into.mkdir(parents=True, exist_ok=True)
+        for name in AWSCLI_PROGRAMS:
+            target = target_bin / name
+            if not target.exists():
+                continue
+            fresh = link_into / f".{name}.s3lab-link"
+            fresh.unlink(missing_ok=True)
+            fresh.symlink_to(target.resolve())
+            fresh.replace(link_into / name)  # atomic: `aws` is never missing meanwhile
+
+    names = " and ".join(AWSCLI_PROGRAMS)
+    return Step(f"link {names} into {show_path(link_into, home)}", link)
+
+
+def plan_awscli_source(
+    system: System,
+    source: Path,
+    prefix: Path,
+    link_into: Path | None = None,
+    update: bool = False,
+    python: str | None = None,
+) -> InstallPlan:
+    """Build the AWS CLI v2 from a source release into its own virtual environment ``prefix``.
+
+    The build needs only PyPI (pip fetches the pinned dependencies); it takes about a minute.
+    A build of the same tarball (same sha256) is kept: a second run only checks the links.
+    """
+    home = system.home
+    source = source.expanduser()
+    if not source.is_file():
+        raise InstallError(
+            f"{show_path(source, home)} does not exist", "give the path of an awscli-2.X.Y.tar.gz"
+        )
+    version = source_version(source)
+    prefix = prefix.expanduser().absolute()
+    python = python or sys.executable
+    exe = prefix / "bin" / "aws"
+    digest = _sha256(source)
+    plan = InstallPlan("awscli")
+    plan.facts = [
+        ("source", f"{show_path(source, home)} (AWS CLI {version}, sha256 {digest[:16]}...)"),
+        ("environment", f"{show_path(prefix, home)} (its own: v2 pins its own awscrt, urllib3)"),
+        ("aws", show_path(exe, home)),
+    ]
+    if link_into is not None:
+        plan.facts.append(("linked into", show_path(link_into, home)))
+    stamp = prefix / SOURCE_STAMP
+    found = probe_aws(exe)
+    built = (
+        found is not None
+        and found.version == version
+        and stamp.is_file()
+        and stamp.read_text().strip() == digest
+    )
+    if built and not update:
+        if links_in_place(prefix / "bin", link_into):
+            plan.done = already_installed(found, home)  # type: ignore[arg-type]
+            return plan
+        plan.steps = [link_step(prefix / "bin", link_into, home)]  # type: ignore[arg-type]
+        return plan
+    plan.replaces = found.version if found else ""
+
+    def make_venv(work: Path, progress: Progress) -> None:
+        stamp.unlink(missing_ok=True)
+        run_command([python, "-m", "venv", "--clear", str(prefix)], "python -m venv")
+
+    def build(work: Path, progress: Progress) -> None:
+        pip = [
+            str(prefix / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+        ]
+        run_command([*pip, "-q", str(source)], f"pip install {source.name}")
+
+    def check_version(work: Path, progress: Progress) -> None:
+        built = probe_aws(exe)
+        if not built or built.version != version:
+            raise InstallError(
+                f"{show_path(exe, home)} --version did not print aws-cli/{version}",
+                "see the pip output above; run again with --update",
+            )
+        stamp.write_text(digest + "\n")
+
+    plan.steps = [
+        Step(f"python -m venv {show_path(prefix, home)}", make_venv),
+        Step(f"pip install {show_path(source, home)} (builds it; about a minute)", build),
+        Step(f"{show_path(exe, home)} --version must print aws-cli/{version}", check_version),
+    ]
+    if link_into is not None:
+        plan.steps.append(link_step(prefix / "bin", link_into, home))
     return plan
 
 

@@ -108,6 +108,8 @@ class Sandbox:
             "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
+            # CLI v2 pipes output to `less` in a terminal (a learner stuck at a `:` prompt)
+            "AWS_PAGER": "",
             "S3LAB_BACKEND": self.backend,
         }
 
@@ -536,6 +538,19 @@ def pick(backend: str | None = None, *, home: Path | str | None = None) -> Sandb
     if not up:
         raise SandboxError("no sandbox is running", "start one with `s3lab sandbox start`")
     raise UsageError("both sandboxes are running", "choose one with --backend moto|server")
+
+
+def sts_endpoint_for(endpoint_url: str, home: Path | str | None = None) -> str:
+    """Where STS requests go for a profile whose S3 requests go to ``endpoint_url``.
+
+    A running sandbox's own STS (SeaweedFS has none: its sandbox runs a helper that answers it);
+    any other store, the same server (moto and Ceph answer STS there; AWS needs no endpoint).
+    """
+    for name in KINDS:
+        box = running(name, home, thorough=False)
+        if box is not None and box.endpoint_url == endpoint_url.rstrip("/"):
+            return box.sts_url or box.endpoint_url
+    return endpoint_url
 
 
 def env_exports(sandbox: Sandbox) -> str:

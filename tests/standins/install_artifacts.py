@@ -4,6 +4,8 @@
 - `awscli_zip`: a zip with the AWS CLI v2 bundle's layout (``aws/install``, ``aws/dist/aws``);
   its installer honours ``-i``/``-b``/``--update`` and refuses to reinstall without ``--update``,
   like the real one; its ``aws`` prints ``aws-cli/2.x.y Python/... Linux/... exe/x86_64``.
+- `awscli_source`: a source release named like v2's (``awscli-2.x.y.tar.gz``) that pip builds
+  (flit_core, as the real one uses) into ``aws`` and ``aws_completer`` printing the same line.
 - `mountpoint_deb`: a small .deb named ``mount-s3`` (dpkg-deb) whose ``/usr/bin/mount-s3``
   prints ``mount-s3 1.x.y``.
 - `StandinServer`: an HTTP server on 127.0.0.1 (a thread) that serves them, honours Range
@@ -135,6 +137,30 @@ def awscli_zip(version: str = "2.0.1", arch: str = "x86_64") -> bytes:
         return path.read_bytes()
     finally:
         path.unlink()
+
+
+def awscli_source(folder: Path, version: str = "2.0.9") -> Path:
+    """``folder/awscli-VERSION.tar.gz``: an sdist whose ``aws --version`` says VERSION."""
+    import tarfile
+
+    top = folder / f"awscli-{version}"
+    (top / "awscli").mkdir(parents=True)
+    (top / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core>=3.7.1,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        f'[project]\nname = "awscli"\nversion = "{version}"\ndescription = "stand-in"\n'
+        '[project.scripts]\naws = "awscli:main"\naws_completer = "awscli:main"\n'
+    )
+    (top / "awscli" / "__init__.py").write_text(
+        "import platform, sys\n"
+        "def main():\n"
+        f"    print('aws-cli/{version} Python/' + platform.python_version() + ' Linux/x source/x86_64')\n"
+        "    return 0\n"
+    )
+    tarball = folder / f"awscli-{version}.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(top, arcname=top.name)
+    shutil.rmtree(top)
+    return tarball
 
 
 def mountpoint_deb(version: str = "1.19.0") -> bytes:

@@ -72,12 +72,24 @@ def test_everything_fine(lab: object) -> None:
 
 @pytest.mark.usefixtures("aws_files")
 def test_identity_uses_sts_where_there_is_sts_and_says_so_where_not(lab: object) -> None:
+    # The sandbox profile names its STS (moto's own; the SeaweedFS sandbox's STS helper)
     sandbox_profile("who", lab.name)  # type: ignore[attr-defined]
     _, checks, _ = doctor("--profile", "who")
     detail = checks["credentials accepted"]["detail"]
-    if lab.name == "moto":  # type: ignore[attr-defined]
-        assert detail.startswith("arn:aws:") and "sts get-caller-identity" in detail
-    else:  # SeaweedFS has no STS
+    assert detail.startswith("arn:aws:") and "sts get-caller-identity" in detail
+    if lab.name == "server":  # type: ignore[attr-defined]
+        # a profile whose STS is SeaweedFS itself, which has none: S3 is asked instead
+        endpoint = lab.endpoint_url  # type: ignore[attr-defined]
+        configure.configure(
+            "nosts",
+            access_key_id=sandbox.FAKE_ACCESS_KEY_ID,
+            secret_access_key=sandbox.FAKE_SECRET_ACCESS_KEY,
+            region=sandbox.REGION,
+            endpoint_url=endpoint,
+            sts_endpoint_url=endpoint,
+        )
+        _, checks, _ = doctor("--profile", "nosts")
+        detail = checks["credentials accepted"]["detail"]
         assert "signed S3 ListBuckets" in detail and "no STS" in detail
 
 

@@ -139,12 +139,14 @@ def test_install_profiles_keeps_other_profiles_and_hands_the_files_over(tmp_path
     assert "no Linux user" in done["bob"] and "~ada/.aws" in done["ada"]
     config = (ada / ".aws" / "config").read_text()
     assert "[default]\nregion = eu-west-1" in config and "s3lab_learner = ada" in config
+    assert "services = s3lab-class" in config and "[services s3lab-class]\ns3 =" in config
     assert "secret-ada" in (ada / ".aws" / "credentials").read_text()
     for path in (ada / ".aws", ada / ".aws" / "config", ada / ".aws" / "credentials"):
         assert (path.stat().st_uid, path.stat().st_gid) == (uid, gid), path
     assert (ada / ".aws" / "credentials").stat().st_mode & 0o777 == 0o600
     classroom._uninstall(classroom.load(tmp_path / "s3lab").learners[0])
     assert "s3lab-class" not in (ada / ".aws" / "credentials").read_text()
+    assert "s3lab-class" not in (ada / ".aws" / "config").read_text()  # [services] section too
     assert "[default]\nregion = eu-west-1" in (ada / ".aws" / "config").read_text()
     assert (ada / ".aws" / "config").stat().st_uid == uid  # still the learner's
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -356,8 +357,8 @@ def test_the_real_aws_command_and_boto3_read_the_sandbox_profile(
             text=True,
             check=True,
         ).stdout
-        assert "****************MPLE shared-credentials-file" in shown
-        assert "us-east-1      config-file" in shown
+        assert re.search(r"\*{16}MPLE\s+:?\s*shared-credentials-file", shown), shown
+        assert re.search(r"us-east-1\s+:?\s*config-file", shown), shown  # v1 or v2's layout
         session = boto3.session.Session(profile_name="s3lab-sandbox")
         s3 = session.client("s3")
         assert s3.meta.endpoint_url == lab.endpoint_url  # type: ignore[attr-defined]
@@ -378,7 +379,13 @@ def test_configure_list_matches_aws_configure_list(aws_files: tuple[Path, Path])
     assert ours.returncode == 0, ours.stderr
 
     def facts(text: str) -> dict[str, tuple[str, str]]:
-        rows = [line.split() for line in text.splitlines()[2:]]
+        # v1 and v2 before 2.31: a whitespace table under two header lines; later v2:
+        # NAME : VALUE : TYPE : LOCATION rows under one header line
+        lines = text.splitlines()
+        if lines and lines[0].startswith("NAME"):
+            rows = [[cell.strip() for cell in line.split(" : ")] for line in lines[1:]]
+        else:
+            rows = [line.split() for line in lines[2:]]
         return {row[0]: (row[1], row[2]) for row in rows if row}
 
     mine, aws = facts(ours.stdout), facts(theirs.stdout)
@@ -407,6 +414,7 @@ def test_kopah_profile_is_read_by_boto3_with_path_style_and_checksums(
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
         "region": "us-east-1",
+        "services": "kopah",  # S3's and STS's own endpoints (see test_services_section)
     }
     s3 = boto3.session.Session(profile_name="kopah").client("s3")
     assert s3.meta.endpoint_url == "https://s3.kopah.uw.edu"
@@ -428,3 +436,36 @@ def test_help_teaches_with_examples() -> None:
     for job in ("configure", "doctor"):
         result = cli(job, "--help")
         assert result.returncode == 0 and "example" in result.stdout
+
+
+def test_services_section(aws_files: tuple[Path, Path]) -> None:
+    """An endpoint profile names its own [services] section: S3 and STS, each to its server."""
+    config, _ = existing(aws_files)
+    from s3lab import configure
+
+    configure.configure(
+        "store",
+        access_key_id=KEY,
+        secret_access_key=SECRET,
+        endpoint_url="http://127.0.0.1:9",
+        sts_endpoint_url="http://127.0.0.1:10",
+    )
+    text = config.read_text()
+    assert text.startswith(EXISTING_CONFIG)  # every byte before is kept
+    assert "[profile store]\nendpoint_url = http://127.0.0.1:9\nservices = store\n" in text
+    assert text.endswith(
+        "[services store]\n"
+        "s3 =\n    endpoint_url = http://127.0.0.1:9\n"
+        "sts =\n    endpoint_url = http://127.0.0.1:10\n"
+    )
+    # what botocore makes of it (CLI v2's botocore reads the config file the same way)
+    session = boto3.session.Session(profile_name="store", region_name="us-east-1")
+    assert session.client("sts").meta.endpoint_url == "http://127.0.0.1:10"
+    assert session.client("s3").meta.endpoint_url == "http://127.0.0.1:9"
+    # a new endpoint moves both; no endpoint is not a services section
+    configure.configure("store", endpoint_url="http://127.0.0.1:11")
+    text = config.read_text()
+    assert text.count("[services store]") == 1 and "127.0.0.1:9" not in text
+    assert "sts =\n    endpoint_url = http://127.0.0.1:11\n" in text  # no sandbox there
+    configure.configure("plain", region="us-east-1")
+    assert "[services plain]" not in config.read_text()

@@ -26,6 +26,7 @@ from s3lab.install.plans import InstallSettings
 from tests.standins.install_artifacts import (
     Signer,
     StandinServer,
+    awscli_source,
     awscli_zip,
     mountpoint_deb,
 )
@@ -154,10 +155,11 @@ def install_as_root(settings: InstallSettings, tmp_path: Path) -> install.Result
 
 @pytest.mark.parametrize("order", ["dry-run first", "tool first"])
 def test_dry_run_prints_the_real_aws_urls_and_fingerprint(order: str) -> None:
+    # --update: the whole plan even where set-up's v2 is the aws on PATH
     args = (
-        ["install", "--dry-run", "awscli"]
+        ["install", "--dry-run", "awscli", "--update"]
         if order == "dry-run first"
-        else ["install", "awscli", "--dry-run"]
+        else ["install", "awscli", "--dry-run", "--update"]
     )
     clean = {k: "" for k in os.environ if k.startswith(("S3LAB_AWSCLI", "S3LAB_MOUNTPOINT"))}
     result = cli(*args, env=clean)
@@ -179,7 +181,7 @@ def test_dry_run_for_aarch64_names_the_aarch64_zip() -> None:
 
 def test_non_root_plan_uses_home_folders_and_no_sudo(tmp_path: Path) -> None:
     system = System("linux", "x86_64", root=False, home=tmp_path, package_manager="apt")
-    text = install.plan("awscli", system=system, settings=InstallSettings()).render()
+    text = install.plan("awscli", system=system, settings=InstallSettings(), update=True).render()
     assert "aws/install --install-dir ~/.local/aws-cli --bin-dir ~/.local/bin" in text
     assert "sudo " not in text.replace("no sudo", "")
     assert install_tools.awscli_dirs(system) == (
@@ -625,3 +627,121 @@ def test_system_method_without_root_says_the_sudo_command(tmp_path: Path) -> Non
 def test_bad_tool_or_method_is_one_line() -> None:
     assert_one_line_error(cli("install", "awscli", "--method", "brew"), "brew")
     assert_one_line_error(cli("install", "terraform"), "terraform")
+
+
+# --- the AWS CLI v2 from its source release, and set-up's order -------------------------------
+
+
+def test_from_source_builds_into_its_own_environment_links_and_reuses(tmp_path: Path) -> None:
+    """A real pip build of a stand-in release; the second run only checks (no pip, no venv)."""
+    tarball = awscli_source(tmp_path, "2.0.9")
+    prefix, bin_dir = tmp_path / "awscli-venv", tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text("#!/bin/sh\necho aws-cli/1.0.0 Python/3 Linux/x botocore/1\n")
+    args = ["install", "awscli", "--from-source", str(tarball), "--prefix", str(prefix)]
+    first = run_cli(*args, "--link-into", str(bin_dir))
+    assert first.returncode == 0, first.stderr
+    assert "installed: awscli 2.0.9" in first.stdout
+    for name in ("aws", "aws_completer"):  # v1's aws replaced by a link into the v2 environment
+        assert (bin_dir / name).resolve() == (prefix / "bin" / name).resolve()
+    found = machine.probe_aws(bin_dir / "aws")
+    assert found is not None and (found.version, found.major) == ("2.0.9", 2)
+    (prefix / "bin" / "pip").unlink()  # a second run that called pip again would fail
+    (bin_dir / "aws").unlink()  # as when pip reinstalled v1 over the link
+    again = run_cli(*args, "--link-into", str(bin_dir))
+    assert again.returncode == 0, again.stderr
+    assert "[1/1] link aws and aws_completer" in again.stdout
+    assert machine.probe_aws(bin_dir / "aws") is not None
+    quiet = run_cli(*args, "--link-into", str(bin_dir), "--or-v1")
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")  # nothing to do
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--from-source", "awscli-2.0.9.tar.gz"], ["--prefix"]),
+        (["--from-source", "notes.txt", "--prefix", "p"], ["neither"]),
+        (["--from-source", "missing/awscli-2.0.9.tar.gz", "--prefix", "p"], ["does not exist"]),
+        (["--method", "pip", "--prefix", "p"], ["--prefix"]),
+        (["--or-v1", "--prefix", "p"], ["--link-into"]),
+    ],
+)
+def test_from_source_mistakes_are_one_line(
+    tmp_path: Path, args: list[str], words: list[str]
+) -> None:
+    (tmp_path / "awscli-2.0.9.tar.gz").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    saved = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        result = cli("install", "awscli", *args)
+    finally:
+        os.chdir(saved)
+    assert_one_line_error(result, *words)
+    assert not (tmp_path / "p").exists()  # nothing made
+
+
+def test_source_names_that_are_not_a_v2_release_are_refused(tmp_path: Path) -> None:
+    assert install_tools.source_version(Path("awscli-2.36.7.tar.gz")) == "2.36.7"
+    assert install_tools.source_version(Path("aws-cli-2.36.7.tar.gz")) == "2.36.7"
+    with pytest.raises(InstallError, match="v2 source release"):
+        install_tools.source_version(Path("awscli-1.46.3.tar.gz"))  # v1 is on PyPI
+
+
+def test_setup_zip_from_s3lab_awscli_source_is_checked_and_linked(
+    tmp_path: Path, standin: StandinServer, signer: Signer, stranger: Signer
+) -> None:
+    """S3LAB_AWSCLI_SOURCE=the zip: its .sig beside it checked with the pinned key, then linked."""
+    data = awscli_zip("2.0.7")
+    zipped = tmp_path / "awscli-exe-linux-x86_64.zip"
+    zipped.write_bytes(data)
+    (tmp_path / (zipped.name + ".sig")).write_bytes(stranger.sign(data))
+    publish_awscli(standin, signer)  # the key (the zip served there is not used)
+    settings = settings_for(standin, signer)
+    bin_dir = tmp_path / "bin"
+    with pytest.raises(InstallError, match="signature check failed"):
+        install.awscli_for_setup(
+            tmp_path / "v2", bin_dir, source=zipped, settings=settings, system=root_system(tmp_path)
+        )
+    assert not (bin_dir / "aws").exists()
+    zipped.write_bytes(data)  # the failed check deleted it, as it deletes a download
+    (tmp_path / (zipped.name + ".sig")).write_bytes(signer.sign(data))
+    done = install.awscli_for_setup(
+        tmp_path / "v2", bin_dir, source=zipped, settings=settings, system=root_system(tmp_path)
+    )
+    assert (done.status, done.version) == ("installed", "2.0.7")
+    assert machine.probe_aws(bin_dir / "aws") is not None
+
+
+def test_setup_without_a_source_offline_keeps_v1_once(tmp_path: Path) -> None:
+    """No source, no network: one line, exit 0, and later set-ups do not try again."""
+    settings = InstallSettings(awscli_url="http://127.0.0.1:9/nothing", retries=0, timeout=2)
+    bin_dir = tmp_path / "bin"
+    first = install.awscli_for_setup(
+        tmp_path / "v2", bin_dir, settings=settings, system=root_system(tmp_path)
+    )
+    assert first.status == "kept v1" and "could not download" in first.path
+    assert (tmp_path / "v2" / install.KEPT_V1).is_file()
+    again = install.awscli_for_setup(
+        tmp_path / "v2", bin_dir, settings=settings, system=root_system(tmp_path)
+    )
+    assert (again.status, again.path) == ("kept v1", first.path)
+    env = {
+        "S3LAB_AWSCLI_URL": "http://127.0.0.1:9/nothing",
+        "S3LAB_DOWNLOAD_RETRIES": "0",
+        "S3LAB_AWSCLI_SOURCE": "",
+    }
+    said = run_cli(
+        "install",
+        "awscli",
+        "--or-v1",
+        "--prefix",
+        str(tmp_path / "v2b"),
+        "--link-into",
+        str(bin_dir),
+        env=env,
+    )
+    assert said.returncode == 0 and said.stdout == "", said
+    lines = said.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("note: the AWS CLI v1"), lines
+    assert "S3LAB_AWSCLI_SOURCE=" in lines[0]
