@@ -251,7 +251,7 @@ def _write_profile(
     The config also gets the profile's ``[services NAME]`` section: S3 to the class's server,
     STS to the sandbox's STS helper, so ``aws sts get-caller-identity`` answers a learner.
     """
-    from s3lab.configure import service_endpoints, services_section
+    from s3lab.configure.awsfiles import service_endpoints, services_section
 
     name, config, keys = profile
     for file, values, is_config in (("config", config, True), ("credentials", keys, False)):
