@@ -153,11 +153,32 @@ def _first_line(exc: BaseException) -> str:
     return lines[0][:200] if lines else type(exc).__name__
 
 
+#: What a refused request prints, from the ``aws`` command (``An error occurred
+#: (AccessDenied)``, ``Access Denied``) or from s3lab's one line for it.
+DENIED = ("AccessDenied", "Access Denied", "these credentials may not do this")
+
+
+def denied(nb: Any) -> str:
+    """The first output line of an executed notebook that says a request was refused, or "".
+
+    A ``!aws`` line that fails does not stop its cell (IPython only prints what it said), so a
+    run on a role that lacks a permission would go on to the end: this finds the refusal.
+    """
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("evalue") or ""
+            text += str(output.get("data", {}).get("text/plain", ""))
+            for line in str(text).splitlines():
+                if any(sign in line for sign in DENIED):
+                    return line.strip()[:200]
+    return ""
+
+
 def _execute(path: Path, out: Path, values: dict[str, Any]) -> None:
     """Run one notebook with papermill's parameters, as nbval runs it.
 
     Cells tagged ``raises-exception`` may fail; the executed copy is written even when a cell
-    fails.
+    fails. A request refused anywhere (:func:`denied`) fails the notebook too, as on AWS.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -174,6 +195,9 @@ def _execute(path: Path, out: Path, values: dict[str, Any]) -> None:
         ).execute()
     finally:
         nbformat.write(nb, out / path.name)
+    refused = denied(nb)
+    if refused:
+        raise PermissionError(f"a request was refused: {refused}")
 
 
 def remove_run_buckets(client: Any, prefix: str) -> list[str]:
