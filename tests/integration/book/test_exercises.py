@@ -99,7 +99,7 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
 
     client = lab.client("s3")
     weak = buckets.make_bucket(client, names.unique_name("first-bucket"))
-    strong = buckets.make_bucket(client, names.unique_name("ada-first-bucket"))
+    strong = buckets.make_bucket(client, names.unique_name("first-bucket", learner="ada"))
     try:
         client.put_object(Bucket=weak, Key="data/a.txt", Body=b"a")
         for key in ("data/a.txt", "data/b.txt"):

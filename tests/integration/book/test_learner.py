@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,207 @@ def test_persist_s_rclone_unit_mounts_the_bucket(server: backends.Backend, tmp_p
     finally:
         subprocess.run(unit["ExecStop"].split(), check=False)
         buckets.remove_bucket(client, bucket, force=True)
+
+
+# --- each exercise done as its text says, as a learner on a role-only VM ------------------------
+
+
+@pytest.fixture(scope="module")
+def role_only_vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A role-only VM's environment: the book's role on a server enforcing its policy, no files.
+
+    Plus ``S3LAB_BACKEND=aws``: what ``s3lab.use("aws")`` exports to a notebook's ``!`` lines,
+    the backend a learner on the VM picks.
+    """
+    from s3lab import notebooks, settings
+    from s3lab.sandbox import imds
+
+    tmp = tmp_path_factory.mktemp("role-only-vm")
+    with imds.role_only_vm(notebooks.book_policy(), tmp / "vm") as vm:
+        env = dict(os.environ)
+        for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS):
+            env.pop(variable, None)
+        vm.apply(env)
+        env["S3LAB_BACKEND"] = "aws"
+        yield env
+
+
+def _sh(script: str, env: dict[str, str], cwd: Path) -> str:
+    """Run what a learner types, as a notebook's ! lines run (a pipe's status is its last part's)."""
+    done = subprocess.run(
+        ["bash", "-eu", "-c", script],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+#: ``NAME=...``: the name as the text says to make it, s3lab.unique_name("<id>") in Python.
+def _name(exercise: str) -> str:
+    return f"name=$(python -c 'import s3lab; print(s3lab.unique_name(\"{exercise}\"))')\n"
+
+
+#: What each exercise's text says to do, in a learner's words (bash; Python through python -c).
+TEXTS: dict[str, str] = {
+    "first-bucket": _name("first-bucket")
+    + """aws s3 mb s3://$name
+echo one > a.txt && echo two > b.txt
+aws s3 cp a.txt s3://$name/data/a.txt && aws s3 cp b.txt s3://$name/data/b.txt
+aws s3 ls s3://$name/data/
+""",
+    "install-awscli": _name("install-awscli")
+    + """aws s3 mb s3://$name
+s3lab install awscli --dry-run --arch aarch64 | aws s3 cp - s3://$name/plan.txt
+echo "~/.local/bin" | aws s3 cp - s3://$name/answer.txt
+""",
+    "cloud-vm": _name("cloud-vm")
+    + """aws s3 mb s3://$name
+python -c 'import boto3; print(boto3.Session().get_credentials().method)' | aws s3 cp - s3://$name/keys.txt
+s3lab doctor | grep "credentials found" | aws s3 cp - s3://$name/doctor.txt
+""",
+    "buckets-cli": """mkdir mine && echo 1 > mine/a.csv && echo 2 > mine/b.csv && echo notes > mine/notes.txt
+name=$(s3lab bucket name --prefix Buckets-CLI)
+case $name in s3lab-buckets-cli-*) ;; *) echo "not the start the text names: $name"; exit 1;; esac
+aws s3 mb s3://$name
+aws s3 sync mine s3://$name/mine
+aws s3 sync mine s3://$name/mine
+""",
+    "boto3": _name("boto3")
+    + """python - "$name" <<'PY'
+import sys
+import boto3
+name = sys.argv[1]
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket=name)
+for i in range(250):
+    s3.put_object(Bucket=name, Key=f"many/part-{i:03d}.txt", Body=f"{i}\\n".encode())
+pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix="many/part-1")
+by_client = sum(item["Size"] for page in pages for item in page.get("Contents", []))
+objects = boto3.resource("s3").Bucket(name).objects.filter(Prefix="many/part-1")
+assert by_client == sum(o.size for o in objects)
+s3.put_object(Bucket=name, Key="answer.txt", Body=str(by_client).encode())
+PY
+""",
+    "mount": _name("mount")
+    + """aws s3 mb s3://$name
+s3lab mount $name ex/rw
+mkdir -p ex/rw/notes && echo "Hello from a mounted folder" > ex/rw/notes/hello.txt
+s3lab mount $name ex/notes --prefix notes --read-only
+ls ex/notes | grep -x hello.txt
+if rm ex/notes/hello.txt 2> rm.err; then exit 1; fi
+grep -q "Read-only file system" rm.err
+""",
+    "mount-semantics": _name("mount-semantics")
+    + """aws s3 mb s3://$name
+s3lab mount $name ex --allow-delete
+echo draft > ex/tfile.txt
+cp ex/tfile.txt ex/notes.txt && rm ex/tfile.txt
+""",
+}
+
+#: The local exercise (a profile for the sandbox, on this machine) and the Kopah one (Kopah is
+#: not AWS: a kopah profile to the SeaweedFS sandbox stands in for it), outside the VM.
+ELSEWHERE = {
+    "configure": """s3lab configure --sandbox --backend moto --profile class
+aws configure set region us-wset-2 --profile class
+if s3lab doctor --profile class > broken.txt; then exit 1; fi
+grep region broken.txt | grep -q FAIL && grep -q "us-west-2" broken.txt
+s3lab configure --profile class --region us-east-1
+s3lab doctor --profile class | (! grep FAIL)
+""",
+    "kopah": """echo "$SECRET" | s3lab configure --kopah --endpoint-url $ENDPOINT --access-key-id $KEY_ID --secret-access-key -
+s3lab configure --s3cmd --profile kopah --s3cmd-file s3cfg
+name=$(S3LAB_BACKEND=kopah python -c 'import s3lab; print(s3lab.unique_name("kopah"))')
+aws --profile kopah s3 mb s3://$name
+printf 'sample,value\\na,1\\n' > a.csv && cp a.csv b.csv && cp a.csv c.csv
+aws --profile kopah s3 cp a.csv s3://$name/project/a.csv
+aws --profile kopah s3 cp b.csv s3://$name/project/b.csv
+s3cmd -c s3cfg put --quiet c.csv s3://$name/project/c.csv
+aws --profile kopah s3 ls s3://$name/project/
+s3cmd -c s3cfg ls s3://$name/project/
+""",
+}
+
+
+def test_every_exercise_has_its_text_done_here() -> None:
+    from s3lab import checks
+
+    assert sorted({**TEXTS, **ELSEWHERE}) == sorted(checks.EXERCISES)
+
+
+def _check(exercise: str, env: dict[str, str], cwd: Path, *flags: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "s3lab.cli", "check", exercise, *flags],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return f"{done.returncode} {done.stdout.strip()}"
+
+
+def _remove_made(env: dict[str, str], cwd: Path, start: str, *flags: str) -> None:
+    """The learner's last step: remove the exercise's buckets (aws s3 rb --force)."""
+    script = (
+        f"for b in $(aws {' '.join(flags)} s3 ls | awk '{{print $3}}' | grep '{start}'); do "
+        f"aws {' '.join(flags)} s3 rb s3://$b --force > /dev/null; done"
+    )
+    _sh(script, env, cwd)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("exercise", sorted(TEXTS))
+def test_each_exercise_done_as_its_text_says_passes_its_check_on_a_role_only_vm(
+    exercise: str, role_only_vm: dict[str, str], tmp_path: Path
+) -> None:
+    """On the role's keys alone, on a server that refuses what the book's policy does not allow.
+
+    The names the texts make (``s3lab.unique_name("<id>")``) are ones the policy allows.
+    """
+    if exercise.startswith("mount"):
+        from tests.support.mounts import need
+
+        need("rclone")
+    env = role_only_vm
+    assert _check(exercise, env, tmp_path).startswith(f"1 {exercise}: not yet")
+    try:
+        _sh(TEXTS[exercise], env, tmp_path)
+        assert _check(exercise, env, tmp_path).startswith(f"0 {exercise}: done")
+    finally:
+        for folder in ("ex/notes", "ex/rw", "ex"):
+            if os.path.ismount(tmp_path / folder):
+                _sh(f"s3lab unmount {folder}", env, tmp_path)
+        _remove_made(env, tmp_path, f"s3lab-{exercise}-")
+    assert _check(exercise, env, tmp_path).startswith(f"1 {exercise}: not yet")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("exercise", sorted(ELSEWHERE))
+def test_the_local_and_kopah_exercises_done_as_their_texts_say_pass_their_checks(
+    exercise: str, server: backends.Backend, tmp_path: Path
+) -> None:
+    if exercise == "kopah" and not shutil.which("s3cmd"):
+        from tests.support import unavailable
+
+        unavailable("s3cmd is not installed (bash tasks.sh setup installs it)", "the Kopah text")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "S3LAB_BACKEND"}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SECRET": sandbox.FAKE_SECRET_ACCESS_KEY,
+        "KEY_ID": sandbox.FAKE_ACCESS_KEY_ID,
+        "ENDPOINT": str(server.endpoint_url),
+    }
+    flags = ("--backend", "kopah") if exercise == "kopah" else ()
+    try:
+        _sh(ELSEWHERE[exercise], env, tmp_path)
+        assert _check(exercise, env, tmp_path, *flags).startswith(f"0 {exercise}: done")
+    finally:
+        if exercise == "kopah":
+            _remove_made(env, tmp_path, "s3lab-kopah-", "--profile", "kopah")
