@@ -5,8 +5,9 @@ in ``~/.aws``, and ask the metadata service at ``169.254.169.254`` for the role'
 keys: first a session token (``PUT /latest/api/token``), then the role's name and its keys.
 This module serves the same answers on 127.0.0.1; ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` points
 boto3 and the ``aws`` command at it. It hands out the sandbox's keys as the role's keys, so the
-sandbox accepts what the role signs, and the instance's region (``placement/region``), which
-botocore asks for when no file or variable names one: a role-only VM has neither.
+sandbox accepts what the role signs, and the instance's region (``placement/region``), as EC2
+serves it (botocore reads it only for its ``defaults_mode = auto``: the region still comes
+from a file or a variable).
 
 A role's keys may do only what its IAM policy allows. :func:`seaweed_identity` turns a policy
 (the book's, ``policy/s3lab-book-policy.json``) into a SeaweedFS identity that may do no more,
@@ -77,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
             _KEYS_PATH: self.server.role,
             _KEYS_PATH + self.server.role: keys,
             "/latest/meta-data/placement/region": REGION,
-            "/latest/meta-data/placement/availability-zone": f"{REGION}a",  # botocore asks
+            "/latest/meta-data/placement/availability-zone": f"{REGION}a",
         }
         self._answer(answers.get(self.path.rstrip("/") if "placement" in self.path else self.path))
 
