@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from s3lab import backends, buckets, configure, sandbox
@@ -116,9 +119,13 @@ def _setup_system(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
         tasks[
             tasks.index(f"\n{name}() {{") : tasks.index("\n}\n", tasks.index(f"\n{name}() {{")) + 3
         ]
-        for name in ("say", "setup_system")
+        for name in ("say", "missing_packages", "setup_system")
     )
-    packages = tasks[tasks.index("SYSTEM_PACKAGES=(") :].split("\n", 1)[0]
+    packages = "\n".join(
+        line
+        for line in tasks.splitlines()
+        if line.startswith(("LAB_PACKAGES=(", "KOPAH_PACKAGES=(", "SYSTEM_PACKAGES=("))
+    )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(parents=True)
     for name, body in (("id", "echo 1000"), ("dpkg-query", "exit 1"), ("apt-get", "exit 9")):
@@ -137,11 +144,12 @@ def _setup_system(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
 
 
 def test_a_learner_who_is_not_root_goes_on_without_the_fuse_packages(tmp_path: Path) -> None:
-    lab = _setup_system(tmp_path, "optional")
+    lab = _setup_system(tmp_path, "optional", '"${LAB_PACKAGES[@]}"')
     assert lab.returncode == 0, lab.stderr
     assert "went-on" in lab.stdout
-    assert "sudo apt-get install -y fuse3 s3fs" in lab.stderr, lab.stderr
+    assert "sudo apt-get install -y fuse3 s3fs python3-venv" in lab.stderr, lab.stderr
     assert "mount chapters" in lab.stderr
+    assert not {"podman", "chromium", "ceph-mon", "s3cmd"} & set(lab.stderr.split()), lab.stderr
     test = _setup_system(tmp_path / "t")
     assert test.returncode == 1 and "went-on" not in test.stdout
     assert test.stderr.startswith("error: missing system packages"), test.stderr
@@ -471,3 +479,122 @@ def test_the_local_and_kopah_exercises_done_as_their_texts_say_pass_their_checks
     finally:
         if exercise == "kopah":
             _remove_made(env, tmp_path, "s3lab-kopah-", "--profile", "kopah")
+
+
+# --- the VM chapter's set-up, as the VM's own user -------------------------------------------
+
+#: The line every copy of the chapter's set-up block has: where the repository comes from.
+CLONE = "git clone https://github.com/s3lab/s3lab"
+LEARNER = "s3lab-vm-learner"
+
+
+def vm_setup_steps() -> list[str]:
+    """Chapter 35's set-up block (the one that clones the book), line by line."""
+    path = ROOT / "notebooks" / "35_cloud_vm.ipynb"
+    text = "".join(c.source for c in nbformat.read(path, as_version=4).cells if CLONE in c.source)
+    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if CLONE in b]
+    return block.strip().splitlines()
+
+
+def test_the_vm_chapter_sets_up_with_the_lean_lab() -> None:
+    steps = vm_setup_steps()
+    assert steps[-1] == "bash tasks.sh lab", steps
+    assert not any("tasks.sh setup" in step or "tasks.sh test" in step for step in steps)
+    packages = next(step for step in steps if "apt-get install" in step).split()
+    assert {"podman", "chromium", "ceph-mon", "s3cmd"}.isdisjoint(packages)
+
+
+@pytest.mark.machine_wide  # makes a user (with sudo) and runs apt-get: alone, last
+def test_the_vm_chapters_steps_work_as_written_for_a_user_who_is_not_root() -> None:
+    """The ``ubuntu`` user of a fresh VM: a user made here, with sudo, and a clone it can read.
+
+    It runs chapter 35's set-up block as written (the repository's address replaced by a local
+    clone): the system packages, the clone, ``bash tasks.sh lab --check`` on the first chapter,
+    then ``bash tasks.sh lab``, which must serve JupyterLab at the repository's root, showing
+    notebooks/, with book/ beside it (the notebooks' ``../book/*.md`` links).
+    """
+    import tempfile
+    import urllib.request
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: it makes a user and gives it sudo")
+    place = Path(tempfile.mkdtemp(prefix="s3lab-vm-"))
+    place.chmod(0o755)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(ROOT), str(place / "s3lab.git")], check=True
+    )
+    subprocess.run(["chmod", "-R", "a+rX", str(place)], check=True)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", LEARNER], check=True)
+    sudoers = Path("/etc/sudoers.d") / LEARNER
+    sudoers.write_text(f"{LEARNER} ALL=(ALL) NOPASSWD:ALL\n")
+    sudoers.chmod(0o440)
+    home = Path("/home") / LEARNER
+    # pip's downloads kept between runs of this test (the user is made anew each time)
+    cache = Path("/var/tmp/s3lab-vm-learner-pip")
+    cache.mkdir(exist_ok=True)
+    subprocess.run(["chown", "-R", f"{LEARNER}:{LEARNER}", str(cache)], check=True)
+    as_user = ["setpriv", "--reuid", LEARNER, "--regid", LEARNER, "--init-groups"]
+    port = str(sandbox.free_port())
+    env = {
+        "HOME": str(home),
+        "USER": LEARNER,
+        "LOGNAME": LEARNER,
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PIP_CACHE_DIR": str(cache),
+        "S3LAB_LAB_PORT": port,
+    }
+    steps = [
+        step.replace("https://github.com/s3lab/s3lab", str(place / "s3lab.git"))
+        for step in vm_setup_steps()
+    ]
+    lab = None
+    try:
+        done = subprocess.run(
+            [*as_user, "bash", "-euo", "pipefail", "-c", "\n".join(steps[:-1])],
+            cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "1 of 1 notebooks ran top to bottom" in done.stdout, done.stdout
+        assert "podman" not in done.stderr and "chromium" not in done.stderr, done.stderr
+        log = home / "lab.log"
+        lab = subprocess.Popen(
+            [*as_user, "bash", "-c", f"cd s3lab && exec {steps[-1]} > {log} 2>&1"],
+            cwd=home,
+            env=env,
+        )
+        url = ""
+        while not url and lab.poll() is None:  # JupyterLab prints its address when it serves
+            found = re.search(
+                rf"http://127\.0\.0\.1:{port}/lab/tree/notebooks\?token=\w+",
+                log.read_text() if log.exists() else "",
+            )
+            url = found[0] if found else ""
+            time.sleep(0.5)
+        assert url, log.read_text()
+        token = url.split("token=")[1]
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/contents/book?token={token}"
+        ) as answer:
+            listed = {item["name"] for item in json.load(answer)["content"]}
+        assert "cloud-vm.md" in listed, listed
+        with urllib.request.urlopen(url) as answer:
+            assert answer.status == 200
+    finally:
+        if lab is not None:
+            lab.terminate()
+            lab.wait(timeout=60)
+        if (home / "s3lab" / ".venv" / "bin" / "s3lab").exists():
+            subprocess.run(
+                [*as_user, str(home / "s3lab" / ".venv" / "bin" / "s3lab"), "sandbox", "stop"],
+                env=env,
+                cwd=home,
+                timeout=120,
+            )
+        sudoers.unlink(missing_ok=True)
+        subprocess.run(["userdel", "--remove", LEARNER], capture_output=True)
+        shutil.rmtree(place, ignore_errors=True)
