@@ -525,6 +525,8 @@ def test_the_vm_chapters_steps_work_as_written_for_a_user_who_is_not_root() -> N
     )
     subprocess.run(["chmod", "-R", "a+rX", str(place)], check=True)
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", LEARNER], check=True)
+    # its own copy of the repository (git refuses to clone from one another user owns)
+    subprocess.run(["chown", "-R", f"{LEARNER}:{LEARNER}", str(place / "s3lab.git")], check=True)
     sudoers = Path("/etc/sudoers.d") / LEARNER
     sudoers.write_text(f"{LEARNER} ALL=(ALL) NOPASSWD:ALL\n")
     sudoers.chmod(0o440)

@@ -401,3 +401,46 @@ def test_every_bucket_the_book_touches_is_one_the_policy_names(
     assert {name for name in touched if name and not name.startswith(BUCKETS)} == set()
     resources = [s["Resource"] for s in json.loads(POLICY.read_text())["Statement"]]
     assert resources == ["*", f"arn:aws:s3:::{BUCKETS}*", f"arn:aws:s3:::{BUCKETS}*/*"]
+
+
+def test_the_role_s_seaweedfs_identity_may_do_no_more_than_the_policy() -> None:
+    """Admin (everything, bucket making included) only while every action of the book is in."""
+    policy = json.loads(POLICY.read_text())
+    scoped = ["Admin", "List", "Read", "Write", "Tagging"]
+    assert imds.seaweed_actions(policy) == [f"{name}:s3lab-*" for name in scoped]
+    for statement in policy["Statement"][1:]:
+        for action in statement["Action"]:
+            fewer = _without(
+                policy, statement["Sid"], Action=[a for a in statement["Action"] if a != action]
+            )
+            assert "Admin:s3lab-*" not in imds.seaweed_actions(fewer), action
+    other = _without(policy, "ObjectsInTheBooksBuckets", Resource="arn:aws:s3:::other-*/*")
+    # objects elsewhere: no Admin, and no Read or Write (each also acts on the bucket)
+    assert imds.seaweed_actions(other) == ["List:s3lab-*", "Tagging:s3lab-*"]
+    everything = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    assert imds.seaweed_actions(everything) == scoped
+
+
+def test_a_refused_request_anywhere_in_a_notebook_is_found() -> None:
+    import nbformat
+
+    said = "An error occurred (AccessDenied) when calling the PutObject operation: Access Denied"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("!aws s3 cp a s3://b/a")]
+    assert notebooks.denied(nb) == ""
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=f"upload failed\n{said}\n")
+    ]
+    assert notebooks.denied(nb) == said
+
+
+def test_an_endpoint_a_person_set_stays_when_going_to_aws_and_the_sandbox_s_goes() -> None:
+    from s3lab import sandbox
+
+    own = {"AWS_ENDPOINT_URL": "https://vpce.example", "S3LAB_BACKEND": "aws"}
+    backends.clear_for(backends.Backend("aws"), own)
+    assert own["AWS_ENDPOINT_URL"] == "https://vpce.example"
+    for mark in ({"S3LAB_BACKEND": "moto"}, {"AWS_ACCESS_KEY_ID": sandbox.FAKE_ACCESS_KEY_ID}):
+        sandboxed = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", **mark}
+        backends.clear_for(backends.Backend("aws"), sandboxed)
+        assert "AWS_ENDPOINT_URL" not in sandboxed
