@@ -125,12 +125,17 @@ def exercise_buckets(client: Any, exercise_id: str, learner: str | None = None) 
     """
     from s3lab import buckets
 
+    shape = bucket_shape(exercise_id, learner)
+    return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
+
+
+def bucket_shape(exercise_id: str, learner: str | None = None) -> re.Pattern[str]:
+    """What the names of the exercise's buckets look like (see :func:`exercise_buckets`)."""
     start = re.escape(names.clean_prefix(learner)) + "-" if learner else ""
     ending = re.escape(names.clean_prefix(exercise_id))
     # unique_name's s3lab- start, and a solution's bucket_prefix after it (s3lab-first-...)
     book = "(?:s3lab-(?:[a-z0-9-]+-)?)?"
-    shape = re.compile(rf"{start}{book}{ending}-\d{{8}}-[a-z0-9]{{6}}")
-    return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
+    return re.compile(rf"{start}{book}{ending}-\d{{8}}-[a-z0-9]{{6}}")
 
 
 def check(exercise: str, *, client: Any = None, learner: str | None = None) -> CheckResult:
