@@ -3,7 +3,8 @@
 # nothing changed): Debian packages for FUSE mounts when run as root, a virtual environment
 # in .venv with s3lab and its pinned dependencies (requirements.lock).
 #
-#   bash tasks.sh lab      learners: set up, start both sandboxes, open JupyterLab at notebooks/
+#   bash tasks.sh lab      learners: set up what the chapters need, start both sandboxes, open
+#                          JupyterLab on the repository at notebooks/
 #                          (--check: run every notebook in the lab's kernel instead, print a table)
 #   bash tasks.sh book     build the site into _build/html, executing every notebook on the sandbox
 #   bash tasks.sh test     run every test: unit, FUSE mounts, each notebook on moto and on SeaweedFS
@@ -16,16 +17,20 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${S3LAB_VENV:-$PWD/.venv}
-# gpg: the install tests make a signing key and sign stand-ins (s3lab itself verifies with
-# gpgv, which every Debian and Ubuntu system already has). podman, runc and busybox-static:
-# the containers test runs a checkpoint writer in a container built from local parts.
-# python3-venv: Debian's own python3 makes no virtual environment without it.
-# chromium: the site test opens every page of the built book in it (headless).
-SYSTEM_PACKAGES=(fuse3 s3fs python3-venv gpg podman runc busybox-static chromium)
-
-# ceph-mon ceph-osd radosgw ceph-common: the opt-in ceph sandbox (Kopah's own software, started
-# by the Kopah chapter and its tests); s3cmd: the Kopah chapter's second client.
-SYSTEM_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common s3cmd)
+# What a learner's chapters need (bash tasks.sh lab): fuse3 and s3fs for the mount chapters
+# (60, 70; optional: without them the lab notes the one sudo line and goes on); python3-venv:
+# Debian's own python3 makes no virtual environment without it.
+LAB_PACKAGES=(fuse3 s3fs python3-venv)
+# The Kopah chapter's (85), never installed by the lab (it says how): ceph-mon ceph-osd radosgw
+# ceph-common, the one-node Ceph it rehearses on (SeaweedFS without them), and s3cmd, its
+# second client.
+KOPAH_PACKAGES=(ceph-mon ceph-osd radosgw ceph-common s3cmd)
+# The test bench's (bash tasks.sh test, book, setup), besides those. gpg: the install tests make a
+# signing key and sign stand-ins (s3lab itself verifies with gpgv, which every Debian and Ubuntu
+# system already has). podman, runc and busybox-static: the containers test runs a checkpoint
+# writer in a container built from local parts. chromium: the site test opens every page of the
+# built book in it (headless).
+SYSTEM_PACKAGES=("${LAB_PACKAGES[@]}" gpg podman runc busybox-static chromium "${KOPAH_PACKAGES[@]}")
 
 # nodejs, npm: configurable-http-proxy, the proxy of the classroom's JupyterHub (s3lab classroom
 # start --hub). A nodejs that brings its own npm (NodeSource's) conflicts with Debian's npm.
@@ -42,19 +47,31 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # The kernel the notebooks name (python3), registered in the venv under a clear display name.
 KERNEL_DISPLAY="Python (s3lab)"
 
-# With "optional" (the lab path), a non-root learner without the FUSE packages gets a note and
-# goes on: every chapter but the two mount chapters needs none of them.
-setup_system() {
-  local missing=() pkg
-  for pkg in "${SYSTEM_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+# The packages of "$@" that are not installed.
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || echo "$pkg"
   done
+}
+
+# setup_system [optional] [PACKAGE...]: install the Debian packages (default: SYSTEM_PACKAGES).
+# With "optional" (the lab path), a non-root learner without them gets a note and goes on:
+# every chapter but the two mount chapters needs none of them.
+setup_system() {
+  local optional=0 missing=()
+  if [ "${1:-}" = optional ]; then
+    optional=1
+    shift
+  fi
+  [ $# -gt 0 ] || set -- "${SYSTEM_PACKAGES[@]}"
+  mapfile -t missing < <(missing_packages "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null; then
     say "not Debian/Ubuntu: install these yourself if mounts fail: ${missing[*]}"
     return 0
   fi
-  if [ "$(id -u)" -ne 0 ] && [ "${1:-}" = optional ]; then
+  if [ "$(id -u)" -ne 0 ] && [ $optional -eq 1 ]; then
     say "note: the mount chapters (60, 70) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
     return 0
   fi
@@ -115,14 +132,21 @@ pick_python() {
   fi
 }
 
+# setup_python [EXTRA]: the venv with s3lab[EXTRA] (default test: the whole bench; the lab
+# takes s3lab[lab], what the chapters need).
 setup_python() {
+  local extra=${1:-test}
   pick_python
-  local stamp="$VENV/.s3lab-setup" made_by want
+  local stamp="$VENV/.s3lab-setup" made_by full want
   # The stamp names the interpreter and the inputs: a change of either sets the venv up again.
   made_by="python $PYTHON_VERSION $PYTHON"
-  want="$made_by
+  full="$made_by
 inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
-  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c '' 2>/dev/null; then
+  want=$full
+  [ "$extra" = test ] || want="$full [$extra]"
+  # A venv set up for the tests has everything the lab needs too.
+  if { [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || [ "$(cat "$stamp" 2>/dev/null)" = "$full" ]; } &&
+    "$VENV/bin/python" -c '' 2>/dev/null; then
     return 0
   fi
   # Same interpreter, other inputs: pip updates the venv in place. Another interpreter (or one
@@ -139,7 +163,7 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   say "installing Python packages into $VENV with Python $PYTHON_VERSION (first time: a few minutes; log: $VENV/setup.log)"
   "$PYTHON" -m venv "$VENV"
   if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
-    "$VENV/bin/python" -m pip install -c requirements.lock -e '.[test]' &&
+    "$VENV/bin/python" -m pip install -c requirements.lock -e ".[$extra]" &&
     "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY"; } >"$VENV/setup.log" 2>&1; then
     grep '^ERROR' "$VENV/setup.log" | head -3 >&2 || true
     fail "installing Python packages failed -- fix: read $VENV/setup.log, then run again"
@@ -192,8 +216,13 @@ tasks_py() {
 # registered under its display name. Then scripts/tasks.py lab: both sandboxes, then
 # JupyterLab (--check: every notebook in that kernel, a table).
 lab() {
-  setup_system optional
-  setup_python
+  setup_system optional "${LAB_PACKAGES[@]}"
+  local kopah
+  kopah=$(missing_packages "${KOPAH_PACKAGES[@]}" | tr '\n' ' ')
+  if [ -n "$kopah" ] && command -v apt-get >/dev/null; then
+    say "note: the Kopah chapter (85) rehearses on SeaweedFS; for Ceph itself and s3cmd: sudo apt-get install -y ${kopah% }"
+  fi
+  setup_python lab
   setup_awscli
   export PATH="$VENV/bin:$PATH"
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY" >/dev/null 2>&1 ||

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -91,13 +91,26 @@ def _profile(chosen: str, profile: str | None) -> str | None:
     return found or _DEFAULT_PROFILES.get(chosen)
 
 
+def from_sandbox(env: Mapping[str, str]) -> bool:
+    """True when ``env``'s endpoint and keys are a sandbox's: it names one, or has its fake key.
+
+    ``s3lab.use`` and ``eval "$(s3lab sandbox env)"`` always set ``S3LAB_BACKEND`` with them.
+    """
+    named = (env.get("S3LAB_BACKEND") or "").strip().lower()
+    return named in sandbox.KINDS or env.get("AWS_ACCESS_KEY_ID") == sandbox.FAKE_ACCESS_KEY_ID
+
+
 def clear_for(backend: Backend, env: MutableMapping[str, str]) -> None:
     """Remove from ``env`` what must not follow requests to ``backend``.
 
-    Going to a cloud, the sandbox's endpoint and fake keys (:data:`settings.CLOUD_CLEARS`);
-    going to a sandbox, a token, an S3-only endpoint or a profile that would mix with its keys
+    Going to a cloud, the sandbox's endpoint and fake keys (:data:`settings.CLOUD_CLEARS`), when
+    they are the sandbox's (:func:`from_sandbox`): an endpoint a person set themselves (a VPC
+    endpoint; the role-only VM rehearsal's stand-in, which has no files to name it in) stays.
+    Going to a sandbox, a token, an S3-only endpoint or a profile that would mix with its keys
     (:data:`settings.SANDBOX_CLEARS`).
     """
+    if not backend.is_sandbox and not from_sandbox(env):
+        return
     for variable in settings.SANDBOX_CLEARS if backend.is_sandbox else settings.CLOUD_CLEARS:
         env.pop(variable, None)
 

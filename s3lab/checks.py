@@ -1,7 +1,7 @@
 """Exercises that check themselves: a registry of the book's exercises, each with its check.
 
 Every chapter ends with an exercise (a sphinx-exercise block, label ``<id>-exercise``). The
-learner does it in a bucket named ``s3lab.unique_name("<id>")`` and then asks
+learner does it in a bucket named ``s3lab.unique_name("<id>")`` (``s3lab-<id>-...``) and asks
 ``s3lab.check("<id>")`` (or ``s3lab check <id>``) what is still wrong. A check only looks: it
 finds the exercise's buckets by name, inspects each, and reports the best one, so a learner who
 tried twice is judged on the better try. A class's learner ``ada`` makes ``ada-<id>-...``
@@ -123,20 +123,26 @@ def bucket_prefix(exercise_id: str, learner: str | None = None) -> str:
 def exercise_buckets(client: S3Client, exercise_id: str, learner: str | None = None) -> list[str]:
     """The buckets made for this exercise (and learner), newest name last.
 
-    A learner names them ``unique_name("<id>")``; the book's own solutions name them
+    A learner names them ``unique_name("<id>")`` (``s3lab-<id>-...``: the book's IAM policy
+    allows ``s3lab-*`` buckets); the book's own solutions name them
     ``unique_name(f"{bucket_prefix}-<id>")``, so that a run's clean-up (which removes what
-    starts with the run's prefix) and the book's IAM policy (``s3lab-*`` buckets) cover them.
-    Both end ``<id>-<yyyymmdd>-<6 characters>``: exercise ``mount`` does not see the buckets of
-    exercise ``mount-semantics``. A class learner's start with ``<learner>-``, and only the
-    check for that learner sees them.
+    starts with the run's prefix) covers them. Both end ``<id>-<yyyymmdd>-<6 characters>``:
+    exercise ``mount`` does not see the buckets of exercise ``mount-semantics``. A class
+    learner's start with ``<learner>-``, and only the check for that learner sees them.
     """
     from s3lab import buckets
 
+    shape = bucket_shape(exercise_id, learner)
+    return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
+
+
+def bucket_shape(exercise_id: str, learner: str | None = None) -> re.Pattern[str]:
+    """What the names of the exercise's buckets look like (see :func:`exercise_buckets`)."""
     start = re.escape(names.clean_prefix(learner)) + "-" if learner else ""
     ending = re.escape(names.clean_prefix(exercise_id))
-    book = "(?:s3lab-[a-z0-9-]*-)?"  # a bucket_prefix: the book's start with s3lab
-    shape = re.compile(rf"{start}{book}{ending}-\d{{8}}-[a-z0-9]{{6}}")
-    return sorted(b["name"] for b in buckets.list_buckets(client) if shape.fullmatch(b["name"]))
+    # unique_name's s3lab- start, and a solution's bucket_prefix after it (s3lab-first-...)
+    book = "(?:s3lab-(?:[a-z0-9-]+-)?)?"
+    return re.compile(rf"{start}{book}{ending}-\d{{8}}-[a-z0-9]{{6}}")
 
 
 def check(

@@ -228,9 +228,37 @@ def error_line(exc: BaseException) -> str:
     return lines[0][:200] if lines else type(exc).__name__
 
 
+#: What a refused request prints, from the ``aws`` command (``An error occurred
+#: (AccessDenied)``, ``Access Denied``) or from s3lab's one line for it.
+DENIED = ("AccessDenied", "Access Denied", "these credentials may not do this")
+
+
+def denied(nb: Any) -> str:
+    """The first output line of an executed notebook that says a request was refused, or "".
+
+    A ``!aws`` line that fails does not stop its cell (IPython only prints what it said), so a
+    run on a role that lacks a permission would go on to the end: this finds the refusal.
+    """
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("evalue") or ""
+            text += str(output.get("data", {}).get("text/plain", ""))
+            for line in str(text).splitlines():
+                if any(sign in line for sign in DENIED):
+                    return line.strip()[:200]
+    return ""
+
+
 def _execute(path: Path, out: Path, values: dict[str, Any]) -> None:
-    """:func:`run`'s default: one notebook with its parameters into the run's folder."""
-    execute(path, out / path.name, parameters=values)
+    """:func:`run`'s default: one notebook with its parameters into the run's folder.
+
+    A request refused anywhere (:func:`denied`) fails the notebook too, as on AWS: a failing
+    ``!aws`` line does not stop its cell.
+    """
+    nb = execute(path, out / path.name, parameters=values)
+    refused = denied(nb)
+    if refused:
+        raise PermissionError(f"a request was refused: {refused}")
 
 
 def remove_run_buckets(client: S3Client, prefix: str) -> list[str]:

@@ -239,16 +239,20 @@ def lab(args: Sequence[str]) -> int:
         say(f'running every notebook in the kernel "{shown}"')
         return run([sys.executable, "scripts/lab_check.py", *args[1:]])
     port = os.environ.get("S3LAB_LAB_PORT", "8888")
-    jupyter = ["jupyter", "lab", "--notebook-dir=notebooks"]
+    # At the repository's root, so a notebook's links to ../book/*.md open; the notebooks shown.
+    jupyter = ["jupyter", "lab", "--ServerApp.root_dir=.", "--LabApp.default_url=/lab/tree/notebooks"]
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         jupyter += ["--no-browser", "--ip=127.0.0.1", f"--port={port}"]
         where = f"{getpass.getuser()}@{_host()}"
         say(f"no display here: on your own computer run  ssh -L {port}:127.0.0.1:{port} {where}")
-        say(f"then open the http://127.0.0.1:{port}/lab?token=... link JupyterLab prints below")
+        say(
+            f"then open the http://127.0.0.1:{port}/lab/tree/notebooks?token=... link"
+            " JupyterLab prints below"
+        )
     if os.getuid() == 0:
         jupyter.append("--allow-root")
     stop = "stop it with Ctrl+C, then: s3lab sandbox stop"
-    say(f'opening JupyterLab at notebooks/ (kernel "{shown}"); {stop}')
+    say(f'opening JupyterLab on the repository, at notebooks/ (kernel "{shown}"); {stop}')
     os.chdir(ROOT)
     os.execvp(jupyter[0], [*jupyter, *args])
 

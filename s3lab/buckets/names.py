@@ -112,17 +112,29 @@ def clean_prefix(prefix: str) -> str:
     return cleaned or "s3lab"
 
 
+#: How every name :func:`unique_name` makes starts (outside a class): the book's IAM policy
+#: (policy/s3lab-book-policy.json) allows exactly the buckets ``s3lab-*``, so a name a learner
+#: makes as an exercise's text says is one the VM's role may use.
+BOOK_START = "s3lab"
+
+
 def unique_name(
-    prefix: str = "s3lab", *, today: _dt.date | None = None, learner: str | None = None
+    prefix: str = BOOK_START,
+    *,
+    today: _dt.date | None = None,
+    learner: str | None = None,
+    book_start: bool = True,
 ) -> str:
-    """A bucket name nobody has yet: ``<prefix>-<yyyymmdd>-<6 random characters>``.
+    """A bucket name nobody has yet: ``s3lab-<prefix>-<yyyymmdd>-<6 random characters>``.
 
     The date tells a class which buckets are old; the random part makes a clash with another
     account (which would be BucketAlreadyExists) very unlikely. The prefix is cleaned first, so
     any text (a person's name, a project title) gives a valid name.
 
-    In a class (``s3lab classroom``), the name starts with ``<learner>-``: the only names the
-    learner's key may create. ``learner`` defaults to the one the profile in use names
+    The name starts with ``s3lab-`` (:data:`BOOK_START`) unless the prefix already does, so the
+    book's IAM policy allows it; ``book_start=False`` leaves it out (a project's own bucket).
+    In a class (``s3lab classroom``), the name starts with ``<learner>-`` instead: the only names
+    the learner's key may create. ``learner`` defaults to the one the profile in use names
     (:func:`s3lab.backends.learner`).
     """
     from s3lab import backends
@@ -131,6 +143,8 @@ def unique_name(
     start = clean_prefix(prefix)
     if who and not start.startswith(f"{who}-"):
         start = f"{who}-{start}"[:46].strip("-")  # 46 + the date and random part = 63
+    elif not who and book_start and start != BOOK_START and not start.startswith(f"{BOOK_START}-"):
+        start = f"{BOOK_START}-{start}"[:46].strip("-")
     day = (today or _dt.date.today()).strftime("%Y%m%d")
     token = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return require_valid_name(f"{start}-{day}-{token}")

@@ -24,7 +24,7 @@ def _bucket_name(args: argparse.Namespace) -> int:
     from s3lab.buckets import names
 
     for _ in range(args.count):
-        print(names.unique_name(args.prefix))
+        print(names.unique_name(args.prefix, book_start=not args.no_s3lab_start))
     return 0
 
 
@@ -235,6 +235,11 @@ def add_bucket(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     name.add_argument("--prefix", default="s3lab", help="readable start (cleaned to be valid)")
     name.add_argument("--count", type=int, default=1, help="how many names")
+    name.add_argument(
+        "--no-s3lab-start",
+        action="store_true",
+        help="leave out the s3lab- start (the book's IAM policy allows only s3lab-* buckets)",
+    )
     name.set_defaults(func=_bucket_name)
 
     copying_between = verb(

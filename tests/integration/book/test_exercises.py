@@ -99,7 +99,7 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
 
     client = lab.client("s3")
     weak = buckets.make_bucket(client, names.unique_name("first-bucket"))
-    strong = buckets.make_bucket(client, names.unique_name("ada-first-bucket"))
+    strong = buckets.make_bucket(client, names.unique_name("first-bucket", learner="ada"))
     try:
         client.put_object(Bucket=weak, Key="data/a.txt", Body=b"a")
         for key in ("data/a.txt", "data/b.txt"):
@@ -174,3 +174,22 @@ def test_every_exercise_in_the_book_is_registered() -> None:
         labels |= found
     registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
     assert registered == labels
+
+
+def test_no_chapter_s_own_buckets_look_like_an_exercise_s() -> None:
+    """A chapter's ``bucket_prefix`` names its own buckets; the check must not take them for
+    the learner's (``unique_name("mount")`` is ``s3lab-mount-...``: chapter 60's prefix is not
+    ``s3lab-mount``)."""
+    from s3lab import notebooks
+
+    for path in notebooks.notebooks_in():
+        own = f"{notebooks.parameters(path)['bucket_prefix']}-20261203-abc123"
+        seen = [
+            e
+            for e, x in checks.EXERCISES.items()
+            if not x.local and checks.bucket_shape(e).fullmatch(own)
+        ]
+        assert seen == [], f"{path.name}: its own buckets ({own}) look like exercise {seen}'s"
+    assert checks.bucket_shape("mount").fullmatch("s3lab-mount-20261203-abc123")
+    assert checks.bucket_shape("mount").fullmatch("s3lab-run-x-60-mount-20261203-abc123")
+    assert not checks.bucket_shape("mount").fullmatch("s3lab-mount-semantics-20261203-abc123")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from s3lab import backends, buckets, configure, sandbox
@@ -115,9 +119,13 @@ def _setup_system(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
         tasks[
             tasks.index(f"\n{name}() {{") : tasks.index("\n}\n", tasks.index(f"\n{name}() {{")) + 3
         ]
-        for name in ("say", "setup_system")
+        for name in ("say", "missing_packages", "setup_system")
     )
-    packages = tasks[tasks.index("SYSTEM_PACKAGES=(") :].split("\n", 1)[0]
+    packages = "\n".join(
+        line
+        for line in tasks.splitlines()
+        if line.startswith(("LAB_PACKAGES=(", "KOPAH_PACKAGES=(", "SYSTEM_PACKAGES=("))
+    )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(parents=True)
     for name, body in (("id", "echo 1000"), ("dpkg-query", "exit 1"), ("apt-get", "exit 9")):
@@ -136,11 +144,12 @@ def _setup_system(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
 
 
 def test_a_learner_who_is_not_root_goes_on_without_the_fuse_packages(tmp_path: Path) -> None:
-    lab = _setup_system(tmp_path, "optional")
+    lab = _setup_system(tmp_path, "optional", '"${LAB_PACKAGES[@]}"')
     assert lab.returncode == 0, lab.stderr
     assert "went-on" in lab.stdout
-    assert "sudo apt-get install -y fuse3 s3fs" in lab.stderr, lab.stderr
+    assert "sudo apt-get install -y fuse3 s3fs python3-venv" in lab.stderr, lab.stderr
     assert "mount chapters" in lab.stderr
+    assert not {"podman", "chromium", "ceph-mon", "s3cmd"} & set(lab.stderr.split()), lab.stderr
     test = _setup_system(tmp_path / "t")
     assert test.returncode == 1 and "went-on" not in test.stdout
     assert test.stderr.startswith("error: missing system packages"), test.stderr
@@ -266,3 +275,328 @@ def test_persist_s_rclone_unit_mounts_the_bucket(server: backends.Backend, tmp_p
     finally:
         subprocess.run(unit["ExecStop"].split(), check=False)
         buckets.remove_bucket(client, bucket, force=True)
+
+
+# --- each exercise done as its text says, as a learner on a role-only VM ------------------------
+
+
+@pytest.fixture(scope="module")
+def role_only_vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A role-only VM's environment: the book's role on a server enforcing its policy, no files.
+
+    Plus ``S3LAB_BACKEND=aws``: what ``s3lab.use("aws")`` exports to a notebook's ``!`` lines,
+    the backend a learner on the VM picks.
+    """
+    from s3lab import notebooks, settings
+    from s3lab.sandbox import imds
+
+    tmp = tmp_path_factory.mktemp("role-only-vm")
+    with imds.role_only_vm(notebooks.book_policy(), tmp / "vm") as vm:
+        env = dict(os.environ)
+        for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS):
+            env.pop(variable, None)
+        vm.apply(env)
+        env["S3LAB_BACKEND"] = "aws"
+        yield env
+
+
+def _sh(script: str, env: dict[str, str], cwd: Path) -> str:
+    """Run what a learner types, as a notebook's ! lines run (a pipe's status is its last part's)."""
+    done = subprocess.run(
+        ["bash", "-eu", "-c", script],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+#: ``NAME=...``: the name as the text says to make it, s3lab.unique_name("<id>") in Python.
+def _name(exercise: str) -> str:
+    return f"name=$(python -c 'import s3lab; print(s3lab.unique_name(\"{exercise}\"))')\n"
+
+
+#: What each exercise's text says to do, in a learner's words (bash; Python through python -c).
+TEXTS: dict[str, str] = {
+    "first-bucket": _name("first-bucket")
+    + """aws s3 mb s3://$name
+echo one > a.txt && echo two > b.txt
+aws s3 cp a.txt s3://$name/data/a.txt && aws s3 cp b.txt s3://$name/data/b.txt
+aws s3 ls s3://$name/data/
+""",
+    "install-awscli": _name("install-awscli")
+    + """aws s3 mb s3://$name
+s3lab install awscli --dry-run --arch aarch64 | aws s3 cp - s3://$name/plan.txt
+echo "~/.local/bin" | aws s3 cp - s3://$name/answer.txt
+""",
+    "cloud-vm": _name("cloud-vm")
+    + """aws s3 mb s3://$name
+python -c 'import boto3; print(boto3.Session().get_credentials().method)' | aws s3 cp - s3://$name/keys.txt
+s3lab doctor | grep "credentials found" | aws s3 cp - s3://$name/doctor.txt
+""",
+    "buckets-cli": """mkdir mine && echo 1 > mine/a.csv && echo 2 > mine/b.csv && echo notes > mine/notes.txt
+name=$(s3lab bucket name --prefix Buckets-CLI)
+case $name in s3lab-buckets-cli-*) ;; *) echo "not the start the text names: $name"; exit 1;; esac
+aws s3 mb s3://$name
+aws s3 sync mine s3://$name/mine
+aws s3 sync mine s3://$name/mine
+""",
+    "boto3": _name("boto3")
+    + """python - "$name" <<'PY'
+import sys
+import boto3
+name = sys.argv[1]
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket=name)
+for i in range(250):
+    s3.put_object(Bucket=name, Key=f"many/part-{i:03d}.txt", Body=f"{i}\\n".encode())
+pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix="many/part-1")
+by_client = sum(item["Size"] for page in pages for item in page.get("Contents", []))
+objects = boto3.resource("s3").Bucket(name).objects.filter(Prefix="many/part-1")
+assert by_client == sum(o.size for o in objects)
+s3.put_object(Bucket=name, Key="answer.txt", Body=str(by_client).encode())
+PY
+""",
+    "mount": _name("mount")
+    + """aws s3 mb s3://$name
+s3lab mount $name ex/rw
+mkdir -p ex/rw/notes && echo "Hello from a mounted folder" > ex/rw/notes/hello.txt
+s3lab mount $name ex/notes --prefix notes --read-only
+ls ex/notes | grep -x hello.txt
+if rm ex/notes/hello.txt 2> rm.err; then exit 1; fi
+grep -q "Read-only file system" rm.err
+""",
+    "mount-semantics": _name("mount-semantics")
+    + """aws s3 mb s3://$name
+s3lab mount $name ex --allow-delete
+echo draft > ex/tfile.txt
+cp ex/tfile.txt ex/notes.txt && rm ex/tfile.txt
+""",
+}
+
+#: The local exercise (a profile for the sandbox, on this machine) and the Kopah one (Kopah is
+#: not AWS: a kopah profile to the SeaweedFS sandbox stands in for it), outside the VM.
+ELSEWHERE = {
+    "configure": """s3lab configure --sandbox --backend moto --profile class
+aws configure set region us-wset-2 --profile class
+if s3lab doctor --profile class > broken.txt; then exit 1; fi
+grep region broken.txt | grep -q FAIL && grep -q "us-west-2" broken.txt
+s3lab configure --profile class --region us-east-1
+s3lab doctor --profile class | (! grep FAIL)
+""",
+    "kopah": """echo "$SECRET" | s3lab configure --kopah --endpoint-url $ENDPOINT --access-key-id $KEY_ID --secret-access-key -
+s3lab configure --s3cmd --profile kopah --s3cmd-file s3cfg
+name=$(S3LAB_BACKEND=kopah python -c 'import s3lab; print(s3lab.unique_name("kopah"))')
+aws --profile kopah s3 mb s3://$name
+printf 'sample,value\\na,1\\n' > a.csv && cp a.csv b.csv && cp a.csv c.csv
+aws --profile kopah s3 cp a.csv s3://$name/project/a.csv
+aws --profile kopah s3 cp b.csv s3://$name/project/b.csv
+s3cmd -c s3cfg put --quiet c.csv s3://$name/project/c.csv
+aws --profile kopah s3 ls s3://$name/project/
+s3cmd -c s3cfg ls s3://$name/project/
+""",
+}
+
+
+def test_every_exercise_has_its_text_done_here() -> None:
+    from s3lab import checks
+
+    assert sorted({**TEXTS, **ELSEWHERE}) == sorted(checks.EXERCISES)
+
+
+def _check(exercise: str, env: dict[str, str], cwd: Path, *flags: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "s3lab.cli", "check", exercise, *flags],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return f"{done.returncode} {done.stdout.strip()}"
+
+
+def _remove_made(env: dict[str, str], cwd: Path, start: str, *flags: str) -> None:
+    """The learner's last step: remove the exercise's buckets (aws s3 rb --force)."""
+    script = (
+        f"for b in $(aws {' '.join(flags)} s3 ls | awk '{{print $3}}' | grep '{start}'); do "
+        f"aws {' '.join(flags)} s3 rb s3://$b --force > /dev/null; done"
+    )
+    _sh(script, env, cwd)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("exercise", sorted(TEXTS))
+def test_each_exercise_done_as_its_text_says_passes_its_check_on_a_role_only_vm(
+    exercise: str, role_only_vm: dict[str, str], tmp_path: Path
+) -> None:
+    """On the role's keys alone, on a server that refuses what the book's policy does not allow.
+
+    The names the texts make (``s3lab.unique_name("<id>")``) are ones the policy allows.
+    """
+    if exercise.startswith("mount"):
+        from tests.support.mounts import need
+
+        need("rclone")
+    env = role_only_vm
+    assert _check(exercise, env, tmp_path).startswith(f"1 {exercise}: not yet")
+    try:
+        _sh(TEXTS[exercise], env, tmp_path)
+        assert _check(exercise, env, tmp_path).startswith(f"0 {exercise}: done")
+    finally:
+        for folder in ("ex/notes", "ex/rw", "ex"):
+            if os.path.ismount(tmp_path / folder):
+                _sh(f"s3lab unmount {folder}", env, tmp_path)
+        _remove_made(env, tmp_path, f"s3lab-{exercise}-")
+    assert _check(exercise, env, tmp_path).startswith(f"1 {exercise}: not yet")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("exercise", sorted(ELSEWHERE))
+def test_the_local_and_kopah_exercises_done_as_their_texts_say_pass_their_checks(
+    exercise: str, server: backends.Backend, tmp_path: Path
+) -> None:
+    if exercise == "kopah" and not shutil.which("s3cmd"):
+        from tests.support import unavailable
+
+        unavailable("s3cmd is not installed (bash tasks.sh setup installs it)", "the Kopah text")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "S3LAB_BACKEND"}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SECRET": sandbox.FAKE_SECRET_ACCESS_KEY,
+        "KEY_ID": sandbox.FAKE_ACCESS_KEY_ID,
+        "ENDPOINT": str(server.endpoint_url),
+    }
+    flags = ("--backend", "kopah") if exercise == "kopah" else ()
+    try:
+        _sh(ELSEWHERE[exercise], env, tmp_path)
+        assert _check(exercise, env, tmp_path, *flags).startswith(f"0 {exercise}: done")
+    finally:
+        if exercise == "kopah":
+            _remove_made(env, tmp_path, "s3lab-kopah-", "--profile", "kopah")
+
+
+# --- the VM chapter's set-up, as the VM's own user -------------------------------------------
+
+#: The line every copy of the chapter's set-up block has: where the repository comes from.
+CLONE = "git clone https://github.com/s3lab/s3lab"
+LEARNER = "s3lab-vm-learner"
+
+
+def vm_setup_steps() -> list[str]:
+    """Chapter 35's set-up block (the one that clones the book), line by line."""
+    path = ROOT / "notebooks" / "35_cloud_vm.ipynb"
+    text = "".join(c.source for c in nbformat.read(path, as_version=4).cells if CLONE in c.source)
+    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if CLONE in b]
+    return block.strip().splitlines()
+
+
+def test_the_vm_chapter_sets_up_with_the_lean_lab() -> None:
+    steps = vm_setup_steps()
+    assert steps[-1] == "bash tasks.sh lab", steps
+    assert not any("tasks.sh setup" in step or "tasks.sh test" in step for step in steps)
+    packages = next(step for step in steps if "apt-get install" in step).split()
+    assert {"podman", "chromium", "ceph-mon", "s3cmd"}.isdisjoint(packages)
+
+
+@pytest.mark.machine_wide  # makes a user (with sudo) and runs apt-get: alone, last
+def test_the_vm_chapters_steps_work_as_written_for_a_user_who_is_not_root() -> None:
+    """The ``ubuntu`` user of a fresh VM: a user made here, with sudo, and a clone it can read.
+
+    It runs chapter 35's set-up block as written (the repository's address replaced by a local
+    clone): the system packages, the clone, ``bash tasks.sh lab --check`` on the first chapter,
+    then ``bash tasks.sh lab``, which must serve JupyterLab at the repository's root, showing
+    notebooks/, with book/ beside it (the notebooks' ``../book/*.md`` links).
+    """
+    import tempfile
+    import urllib.request
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: it makes a user and gives it sudo")
+    place = Path(tempfile.mkdtemp(prefix="s3lab-vm-"))
+    place.chmod(0o755)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(ROOT), str(place / "s3lab.git")], check=True
+    )
+    subprocess.run(["chmod", "-R", "a+rX", str(place)], check=True)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", LEARNER], check=True)
+    # its own copy of the repository (git refuses to clone from one another user owns)
+    subprocess.run(["chown", "-R", f"{LEARNER}:{LEARNER}", str(place / "s3lab.git")], check=True)
+    sudoers = Path("/etc/sudoers.d") / LEARNER
+    sudoers.write_text(f"{LEARNER} ALL=(ALL) NOPASSWD:ALL\n")
+    sudoers.chmod(0o440)
+    home = Path("/home") / LEARNER
+    # pip's downloads kept between runs of this test (the user is made anew each time)
+    cache = Path("/var/tmp/s3lab-vm-learner-pip")
+    cache.mkdir(exist_ok=True)
+    subprocess.run(["chown", "-R", f"{LEARNER}:{LEARNER}", str(cache)], check=True)
+    as_user = ["setpriv", "--reuid", LEARNER, "--regid", LEARNER, "--init-groups"]
+    port = str(sandbox.free_port())
+    env = {
+        "HOME": str(home),
+        "USER": LEARNER,
+        "LOGNAME": LEARNER,
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PIP_CACHE_DIR": str(cache),
+        "S3LAB_LAB_PORT": port,
+    }
+    steps = [
+        step.replace("https://github.com/s3lab/s3lab", str(place / "s3lab.git"))
+        for step in vm_setup_steps()
+    ]
+    lab = None
+    try:
+        done = subprocess.run(
+            [*as_user, "bash", "-euo", "pipefail", "-c", "\n".join(steps[:-1])],
+            cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "1 of 1 notebooks ran top to bottom" in done.stdout, done.stdout
+        assert "podman" not in done.stderr and "chromium" not in done.stderr, done.stderr
+        log = home / "lab.log"
+        lab = subprocess.Popen(
+            [*as_user, "bash", "-c", f"cd s3lab && exec {steps[-1]} > {log} 2>&1"],
+            cwd=home,
+            env=env,
+        )
+        url = ""
+        while not url and lab.poll() is None:  # JupyterLab prints its address when it serves
+            found = re.search(
+                rf"http://127\.0\.0\.1:{port}/lab/tree/notebooks\?token=\w+",
+                log.read_text() if log.exists() else "",
+            )
+            url = found[0] if found else ""
+            time.sleep(0.5)
+        assert url, log.read_text()
+        token = url.split("token=")[1]
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/contents/book?token={token}"
+        ) as answer:
+            listed = {item["name"] for item in json.load(answer)["content"]}
+        assert "cloud-vm.md" in listed, listed
+        with urllib.request.urlopen(url) as answer:
+            assert answer.status == 200
+    finally:
+        if lab is not None:
+            lab.terminate()
+            lab.wait(timeout=60)
+        if (home / "s3lab" / ".venv" / "bin" / "s3lab").exists():
+            subprocess.run(
+                [*as_user, str(home / "s3lab" / ".venv" / "bin" / "s3lab"), "sandbox", "stop"],
+                env=env,
+                cwd=home,
+                timeout=120,
+            )
+        sudoers.unlink(missing_ok=True)
+        subprocess.run(["userdel", "--remove", LEARNER], capture_output=True)
+        shutil.rmtree(place, ignore_errors=True)

@@ -1,27 +1,37 @@
-"""The book's IAM policy covers every notebook and no more; the book runs on a role's keys.
+"""The book's IAM policy covers every notebook and no more; the book runs on a role's keys alone.
 
-The policy is policy/s3lab-book-policy.json. The notebooks run with ``backend="aws"`` and the
-instance role's keys that the IMDSv2 stand-in serves (see :func:`recorded`).
+The policy is policy/s3lab-book-policy.json. Two runs of every notebook with ``backend="aws"``,
+each as on a VM whose only credentials are an instance role: no ``~/.aws`` files at all
+(``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE`` name files that do not exist), no
+profile, no keys in the environment; the role's keys and the region from the IMDSv2 stand-in.
+The endpoint reaches the run in the environment only (``AWS_ENDPOINT_URL``): see
+:func:`s3lab.sandbox.imds.role_only_vm` for why.
 
-Every notebook runs once on the moto sandbox while moto's request recorder is on (it sees the
-``!aws`` commands' requests as well as boto3's). Each recorded request is mapped to its S3
-operation with botocore's service model (method, path depth, query keys), then to the IAM
-action that allows it. The test: every action used is allowed by the policy, and the policy
-allows nothing the book does not use (apart from :data:`ALSO_ALLOWED`, with the reason).
+- On moto with its request recorder on (it sees the ``!aws`` commands' requests as well as
+  boto3's): each request is mapped to its S3 operation with botocore's service model (method,
+  path depth, query keys), then to the IAM actions that allow it and the ARNs they act on. Every
+  action is allowed by the policy, on that ARN, and the policy allows no action the book does
+  not use (apart from :data:`ALSO_ALLOWED`, with the reason).
+- On SeaweedFS, where the role's key may do no more than the policy allows
+  (:func:`s3lab.sandbox.imds.seaweed_identity`): every notebook passes, and a policy with one
+  action or one resource taken out makes a notebook fail, as on AWS.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
+import shutil
 import urllib.request
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from s3lab import backends, notebooks, sandbox, settings
+from s3lab import backends, notebooks, settings
 from s3lab.sandbox import imds
 
 POLICY = notebooks.POLICY
@@ -138,51 +148,114 @@ def _moto_api(endpoint: str, verb: str, method: str = "POST") -> bytes:
         return bytes(response.read())
 
 
+def role_only_env(
+    env: pytest.MonkeyPatch, tmp: Path, endpoint: str, sts: str, role: imds.InstanceRole
+) -> None:
+    """What a role-only VM's environment holds, with ``endpoint`` in it (see the docstring)."""
+    for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *imds.VM_UNSETS):
+        env.delenv(variable, raising=False)
+    env.setenv("AWS_CONFIG_FILE", str(tmp / "no-aws-files" / "config"))
+    env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-aws-files" / "credentials"))
+    env.setenv("AWS_ENDPOINT_URL", endpoint)
+    env.setenv("AWS_ENDPOINT_URL_STS", sts)
+    for variable, value in role.env.items():
+        env.setenv(variable, value)
+
+
 @pytest.fixture(scope="module")
 def recorded(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[list[dict[str, Any]], notebooks.Run]:
     """Every notebook, run once on moto with the recorder on: the requests, and the run.
 
-    The notebooks run with ``backend="aws"`` and no profile, as on a VM: no keys anywhere, the
-    instance role's keys from the IMDSv2 stand-in, and moto's address as the default profile's
-    ``endpoint_url`` (rclone, in the mount chapters, takes the role's keys from it too).
+    As on a role-only VM: no AWS files, no profile, the instance role's keys and region from
+    the IMDSv2 stand-in (rclone, in the mount chapters, takes the role's keys from it too).
     """
     endpoint = str(backends.resolve("moto").endpoint_url)
     tmp = tmp_path_factory.mktemp("policy-run")
-    (tmp / "config").write_text(
-        f"[default]\nregion = {sandbox.REGION}\nendpoint_url = {endpoint}\n"
-    )
     _moto_api(endpoint, "reset-recording")
     _moto_api(endpoint, "start-recording")
     try:
         with pytest.MonkeyPatch.context() as env, imds.start_instance_role() as role:
-            for variable in (
-                *settings.SANDBOX_SETS,
-                *settings.SANDBOX_CLEARS,
-                "AWS_EC2_METADATA_DISABLED",
-            ):
-                env.delenv(variable, raising=False)
-            env.setenv("AWS_CONFIG_FILE", str(tmp / "config"))
-            env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-credentials"))
-            for variable, value in role.env.items():
-                env.setenv(variable, value)
+            role_only_env(env, tmp, endpoint, endpoint, role)
             done = notebooks.run("aws", out=tmp / "out")
     finally:
         _moto_api(endpoint, "stop-recording")
+    assert not (tmp / "no-aws-files").exists(), "the run wrote AWS files a VM does not have"
     log = _moto_api(endpoint, "download-recording", "GET").decode()
     return [json.loads(line) for line in log.splitlines() if line.strip()], done
+
+
+def run_as_role(policy: dict[str, Any], tmp: Path, folder: Path | None = None) -> notebooks.Run:
+    """Run the notebooks in ``folder`` (default: the book's) as a role holding ``policy``.
+
+    On a SeaweedFS of its own, where the role's key may do only what ``policy`` allows.
+    """
+    with imds.role_only_vm(policy, tmp / "vm") as vm, pytest.MonkeyPatch.context() as env:
+        for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *vm.unset):
+            env.delenv(variable, raising=False)
+        for variable, value in vm.env.items():
+            env.setenv(variable, value)
+        return notebooks.run("aws", out=tmp / "out", folder=folder)
+
+
+@pytest.fixture(scope="module")
+def as_the_role(tmp_path_factory: pytest.TempPathFactory) -> notebooks.Run:
+    """Every notebook, run once as the book's role on the policy-enforcing SeaweedFS."""
+    tmp = tmp_path_factory.mktemp("role-run")
+    done = run_as_role(notebooks.book_policy(), tmp)
+    assert not (tmp / "vm" / "no-aws-files").exists(), "the run wrote AWS files"
+    return done
+
+
+def _every_notebook_ran(done: notebooks.Run) -> None:
+    assert done.ok, "\n".join(notebooks.table(done.results))
+    # The Kopah chapter rehearses on a local Ceph by design: `notebooks run` says it skipped it.
+    assert {r.notebook for r in done.results if r.skipped} == {"85_kopah.ipynb"}
+    assert [r.notebook for r in done.results] == [p.name for p in notebooks.notebooks_in()]
 
 
 @pytest.mark.integration
 def test_every_notebook_runs_with_backend_aws_on_the_instance_roles_keys(
     recorded: tuple[list[dict[str, Any]], notebooks.Run],
 ) -> None:
-    done = recorded[1]
-    assert done.ok, "\n".join(notebooks.table(done.results))
-    # The Kopah chapter rehearses on a local Ceph by design: `notebooks run` says it skipped it.
-    assert {r.notebook for r in done.results if r.skipped} == {"85_kopah.ipynb"}
-    assert [r.notebook for r in done.results] == [p.name for p in notebooks.notebooks_in()]
+    _every_notebook_ran(recorded[1])
+
+
+@pytest.mark.integration
+def test_every_notebook_runs_as_the_role_on_a_server_that_enforces_the_policy(
+    as_the_role: notebooks.Run,
+) -> None:
+    _every_notebook_ran(as_the_role)
+
+
+def _without(policy: dict[str, Any], sid: str, **changes: Any) -> dict[str, Any]:
+    statements = [{**st, **changes} if st["Sid"] == sid else st for st in policy["Statement"]]
+    return {**policy, "Statement": statements}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "taken_out",
+    ["action s3:PutObject", "resource arn:aws:s3:::s3lab-*/*"],
+)
+def test_a_policy_with_one_thing_taken_out_fails_the_run(taken_out: str, tmp_path: Path) -> None:
+    """As on AWS: the first chapter, run as a role that lacks one action or one resource."""
+    policy = notebooks.book_policy()
+    objects = next(st for st in policy["Statement"] if st["Sid"] == "ObjectsInTheBooksBuckets")
+    if taken_out.startswith("action"):
+        actions = [a for a in objects["Action"] if a != "s3:PutObject"]
+        fewer = _without(policy, objects["Sid"], Action=actions)
+    else:
+        fewer = _without(policy, objects["Sid"], Resource=[])
+    assert fewer != policy and imds.seaweed_actions(fewer) != imds.seaweed_actions(policy)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(notebooks.NOTEBOOKS / "10_first_bucket.ipynb", folder)
+    done = run_as_role(fewer, tmp_path, folder)
+    (result,) = done.results
+    assert not result.ok and ("AccessDenied" in result.error or "refused" in result.error), result
+    assert check_requests(fewer, [("s3:PutObject", "arn:aws:s3:::s3lab-a/b.txt")]) != []
 
 
 def test_policy_is_valid_json_with_the_shape_iam_expects() -> None:
@@ -234,6 +307,92 @@ def test_policy_allows_every_action_the_book_uses_and_no_more(
         assert check(fewer, used)[0] == {action}
 
 
+#: Operations on a bucket whose permission is about its objects.
+OBJECT_LEVEL = {"DeleteObjects"}
+
+
+def needs(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (IAM action, ARN) pairs one recorded request needs the policy to allow."""
+    name = operation(entry)
+    path = unquote(urlsplit(entry["url"]).path).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket:
+        return [(action, "*") for action in ACTIONS.get(name, [f"s3:{name}"])]
+    if name == "CopyObject":
+        source = next(v for k, v in entry["headers"].items() if k.lower() == "x-amz-copy-source")
+        source = unquote(source).lstrip("/").split("?")[0]
+        return [
+            ("s3:GetObject", f"arn:aws:s3:::{source}"),
+            ("s3:PutObject", f"arn:aws:s3:::{path}"),
+        ]
+    if name in OBJECT_LEVEL:
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            import base64
+
+            body = base64.b64decode(body).decode()
+        keys = re.findall(r"<Key>([^<]*)</Key>", body) or ["*"]
+        return [(a, f"arn:aws:s3:::{bucket}/{k}") for a in actions_of({name}) for k in keys]
+    arn = f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
+    return [(action, arn) for action in actions_of({name})]
+
+
+def check_requests(policy: dict[str, Any], wanted: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (action, ARN) pairs no Allow statement of ``policy`` allows, as IAM matches them."""
+
+    def allows(statement: dict[str, Any], action: str, arn: str) -> bool:
+        names = statement["Action"]
+        resources = statement["Resource"]
+        names = [names] if isinstance(names, str) else names
+        resources = [resources] if isinstance(resources, str) else resources
+        return (
+            statement["Effect"] == "Allow"
+            and any(fnmatch.fnmatchcase(action, n) for n in names)
+            and any(fnmatch.fnmatchcase(arn, r) for r in resources)
+        )
+
+    return [
+        (action, arn)
+        for action, arn in wanted
+        if not any(allows(statement, action, arn) for statement in policy["Statement"])
+    ]
+
+
+def test_the_resource_check_matches_arns_as_iam_does() -> None:
+    policy = json.loads(POLICY.read_text())
+    fine = [
+        ("s3:ListAllMyBuckets", "*"),
+        ("s3:CreateBucket", "arn:aws:s3:::s3lab-run-1"),
+        ("s3:PutObject", "arn:aws:s3:::s3lab-run-1/data/a.txt"),
+    ]
+    assert check_requests(policy, fine) == []
+    wrong = [
+        ("s3:CreateBucket", "arn:aws:s3:::first-bucket-20261203-abcdef"),  # not s3lab-*
+        ("s3:PutObject", "arn:aws:s3:::s3lab-run-1"),  # an object action on the bucket
+    ]
+    assert check_requests(policy, wrong) == wrong
+    copy = {
+        "method": "PUT",
+        "url": "http://h/s3lab-b/new",
+        "headers": {"x-amz-copy-source": "s3lab-a/old"},
+    }
+    assert needs(copy) == [
+        ("s3:GetObject", "arn:aws:s3:::s3lab-a/old"),
+        ("s3:PutObject", "arn:aws:s3:::s3lab-b/new"),
+    ]
+
+
+@pytest.mark.integration
+def test_every_request_is_allowed_on_the_bucket_or_object_it_touched(
+    recorded: tuple[list[dict[str, Any]], notebooks.Run],
+) -> None:
+    """Each recorded request's action, on its ARN, matches an Allow statement's Resource."""
+    wanted = sorted({pair for entry in recorded[0] for pair in needs(entry)})
+    assert any("/" in arn for _, arn in wanted), "no object ARN was recorded"
+    refused = check_requests(json.loads(POLICY.read_text()), wanted)
+    assert refused == [], f"{POLICY.name} does not allow these: {refused[:10]}"
+
+
 @pytest.mark.integration
 def test_every_bucket_the_book_touches_is_one_the_policy_names(
     recorded: tuple[list[dict[str, Any]], notebooks.Run],
@@ -242,3 +401,46 @@ def test_every_bucket_the_book_touches_is_one_the_policy_names(
     assert {name for name in touched if name and not name.startswith(BUCKETS)} == set()
     resources = [s["Resource"] for s in json.loads(POLICY.read_text())["Statement"]]
     assert resources == ["*", f"arn:aws:s3:::{BUCKETS}*", f"arn:aws:s3:::{BUCKETS}*/*"]
+
+
+def test_the_role_s_seaweedfs_identity_may_do_no_more_than_the_policy() -> None:
+    """Admin (everything, bucket making included) only while every action of the book is in."""
+    policy = json.loads(POLICY.read_text())
+    scoped = ["Admin", "List", "Read", "Write", "Tagging"]
+    assert imds.seaweed_actions(policy) == [f"{name}:s3lab-*" for name in scoped]
+    for statement in policy["Statement"][1:]:
+        for action in statement["Action"]:
+            fewer = _without(
+                policy, statement["Sid"], Action=[a for a in statement["Action"] if a != action]
+            )
+            assert "Admin:s3lab-*" not in imds.seaweed_actions(fewer), action
+    other = _without(policy, "ObjectsInTheBooksBuckets", Resource="arn:aws:s3:::other-*/*")
+    # objects elsewhere: no Admin, and no Read or Write (each also acts on the bucket)
+    assert imds.seaweed_actions(other) == ["List:s3lab-*", "Tagging:s3lab-*"]
+    everything = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    assert imds.seaweed_actions(everything) == scoped
+
+
+def test_a_refused_request_anywhere_in_a_notebook_is_found() -> None:
+    import nbformat
+
+    said = "An error occurred (AccessDenied) when calling the PutObject operation: Access Denied"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("!aws s3 cp a s3://b/a")]
+    assert notebooks.denied(nb) == ""
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=f"upload failed\n{said}\n")
+    ]
+    assert notebooks.denied(nb) == said
+
+
+def test_an_endpoint_a_person_set_stays_when_going_to_aws_and_the_sandbox_s_goes() -> None:
+    from s3lab import sandbox
+
+    own = {"AWS_ENDPOINT_URL": "https://vpce.example", "S3LAB_BACKEND": "aws"}
+    backends.clear_for(backends.Backend("aws"), own)
+    assert own["AWS_ENDPOINT_URL"] == "https://vpce.example"
+    for mark in ({"S3LAB_BACKEND": "moto"}, {"AWS_ACCESS_KEY_ID": sandbox.FAKE_ACCESS_KEY_ID}):
+        sandboxed = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", **mark}
+        backends.clear_for(backends.Backend("aws"), sandboxed)
+        assert "AWS_ENDPOINT_URL" not in sandboxed

@@ -68,8 +68,20 @@ def test_the_seed_name_is_invalid_and_the_generated_one_is_valid() -> None:
     seed = "icesat-II-deform-01012024-U6837154"
     assert "lowercase" in (names.validate(seed) or "")
     name = names.unique_name(seed, today=dt.date(2024, 1, 1))
-    assert name.startswith("icesat-ii-deform-01012024-u6837154-20240101-")
+    assert name.startswith("s3lab-icesat-ii-deform-01012024-u6837154-20240101-")
     assert names.validate(name) is None
+
+
+def test_every_name_starts_as_the_books_policy_allows_unless_told_otherwise() -> None:
+    """The book's IAM policy allows buckets s3lab-*: a name an exercise's text makes is one."""
+    assert names.unique_name("first-bucket").startswith("s3lab-first-bucket-")
+    assert names.unique_name("s3lab-first-first-bucket").startswith("s3lab-first-first-bucket-")
+    assert names.unique_name().startswith("s3lab-2")  # the default prefix is the start itself
+    assert names.unique_name("Buckets-CLI", book_start=False).startswith("buckets-cli-")
+    assert names.unique_name("x" * 80).startswith("s3lab-xxx")
+    assert cli("bucket", "name", "--prefix", "proj").stdout.startswith("s3lab-proj-")
+    bare = cli("bucket", "name", "--prefix", "proj", "--no-s3lab-start").stdout
+    assert bare.startswith("proj-") and names.validate(bare.strip()) is None
 
 
 @pytest.mark.parametrize(
@@ -104,7 +116,7 @@ def test_cli_name_generates_valid_names_from_a_messy_prefix() -> None:
     result = cli("bucket", "name", "--prefix", "ICESat II", "--count", "3")
     made = result.stdout.split()
     assert result.returncode == 0 and len(set(made)) == 3, result
-    assert all(n.startswith("icesat-ii-") and names.validate(n) is None for n in made)
+    assert all(n.startswith("s3lab-icesat-ii-") and names.validate(n) is None for n in made)
 
 
 # --- make ----------------------------------------------------------------------------------------
@@ -152,7 +164,7 @@ def test_a_name_taken_by_another_account_offers_a_generated_one(lab) -> None:
             buckets.make_bucket(client, "mybucket")
     assert "taken" in caught.value.message and "global" in caught.value.message
     offered = caught.value.hint.rsplit(" ", 1)[-1]
-    assert offered.startswith("mybucket-") and names.validate(offered) is None
+    assert offered.startswith("s3lab-mybucket-") and names.validate(offered) is None
 
 
 def test_cli_make_refuses_an_invalid_name_before_any_request(lab) -> None:

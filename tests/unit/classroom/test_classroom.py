@@ -99,7 +99,7 @@ def test_unique_name_starts_with_the_learner_of_the_profile(
     assert backends.resolve().profile == backends.CLASS_PROFILE
     assert names.unique_name("notes").startswith("ada-notes-")
     monkeypatch.setenv("S3LAB_BACKEND", "moto")  # on a sandbox everyone is the sandbox
-    assert names.unique_name("notes").startswith("notes-")
+    assert names.unique_name("notes").startswith("s3lab-notes-")  # the book's policy's start
 
 
 def test_identities_file_limits_the_public_key_while_a_class_exists(tmp_path: Path) -> None:
