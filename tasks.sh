@@ -55,7 +55,7 @@ setup_system() {
     return 0
   fi
   if [ "$(id -u)" -ne 0 ] && [ "${1:-}" = optional ]; then
-    say "note: the mount chapters (60, 70) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
+    say "note: the chapters that mount a bucket (60, 70, 85) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
     return 0
   fi
   if [ "$(id -u)" -ne 0 ]; then
