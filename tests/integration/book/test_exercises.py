@@ -10,6 +10,7 @@ Then the notebook's clean-up cell (the code cell after the check cell) runs too.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,16 @@ import pytest
 
 from s3lab import backends, checks
 from s3lab.errors import UsageError
+from tests.integration.mount.test_containers import PODMAN_RUN, image  # noqa: F401 (a fixture)
 from tests.support import ROOT, assert_one_line_error, cli
 
 NOTEBOOKS = ROOT / "notebooks"
+#: Exercises on prose pages (book/<chapter>.md): their steps are shell lines for the reader's own
+#: machine, so a test below runs them, not nbval.
+ON_PAGES = [
+    e.id for e in checks.EXERCISES.values() if not (NOTEBOOKS / f"{e.chapter}.ipynb").exists()
+]
+IN_NOTEBOOKS = [e for e in checks.EXERCISES if e not in ON_PAGES]
 
 
 @dataclass
@@ -70,7 +78,11 @@ def test_each_check_fails_on_an_untouched_state(
     exercise_id: str, lab: backends.Backend, fresh: Path
 ) -> None:
     """On an untouched state the check says not yet, and what is missing."""
-    exercise_cells(exercise_id)  # and the chapter has the exercise's shape
+    if exercise_id in ON_PAGES:
+        page = (ROOT / "book" / f"{checks.EXERCISES[exercise_id].chapter}.md").read_text()
+        assert f":label: {exercise_id}-exercise" in page and f"s3lab check {exercise_id}" in page
+    else:
+        exercise_cells(exercise_id)  # and the chapter has the exercise's shape
     before = checks.check(exercise_id, client=lab.client("s3"))
     assert not before.done and before.message, before
 
@@ -82,7 +94,7 @@ def stored_text(cell: nbformat.NotebookNode) -> str:
     )
 
 
-@pytest.mark.parametrize("exercise_id", list(checks.EXERCISES))
+@pytest.mark.parametrize("exercise_id", IN_NOTEBOOKS)
 def test_nbval_runs_each_solution_then_its_check_which_says_done(exercise_id: str) -> None:
     """nbval runs every chapter on both sandboxes and compares each cell's output with the one
     stored, so it runs each worked solution, then its check, there. The stored check must say
@@ -172,5 +184,56 @@ def test_every_exercise_in_the_book_is_registered() -> None:
         found = {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
         assert found, f"{path.name}: no exercise"
         labels |= found
+    for path in sorted((ROOT / "book").glob("*.md")):  # a prose page's exercise with a check
+        text = path.read_text()
+        for found in re.findall(r":label: ([\w-]+)-exercise\b", text):
+            if f"s3lab check {found}" in text:
+                labels.add((found, path.stem))
     registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
     assert registered == labels
+
+
+def test_the_containers_exercise_run_as_its_solution_says(
+    image: str,  # noqa: F811 (the fixture imported above)
+    server: backends.Backend,
+    tmp_path: Path,
+) -> None:
+    """book/containers.md's solution, for real: a bucket mounted on the host, a container that
+    writes its host name through the bind mount, then the check (not yet before, done after)."""
+    from s3lab import buckets, mount
+    from s3lab.buckets import names
+    from tests.support.mounts import need
+
+    need("rclone")
+    client = server.client("s3")
+    name = buckets.make_bucket(client, names.unique_name("containers"))
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    try:
+        assert not checks.check("containers", client=client).done
+        mount.mount(name, folder, tool="rclone", allow_other=True, lab=server)
+        ran = subprocess.run(
+            [
+                *PODMAN_RUN,
+                "-v",
+                f"{folder}:/ckpt",
+                image,
+                "sh",
+                "-c",
+                "hostname > /ckpt/ckpt-1.txt",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+        mount.unmount(folder)
+        result = checks.check("containers", client=client)
+        assert result.done and "written in container" in result.message, result
+        client.put_object(Bucket=name, Key="ckpt-1.txt", Body=b"my-laptop\n")  # from the host
+        assert not checks.check("containers", client=client).done
+    finally:
+        if str(folder) in mount.fuse_mounts():
+            mount.unmount(folder)
+        buckets.remove_bucket(client, name, force=True)
