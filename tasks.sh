@@ -43,7 +43,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 KERNEL_DISPLAY="Python (s3lab)"
 
 # With "optional" (the lab path), a non-root learner without the FUSE packages gets a note and
-# goes on: every chapter but the two mount chapters needs none of them.
+# goes on: every chapter but the three that mount a bucket (60, 70, 85) needs none of them.
 setup_system() {
   local missing=() pkg
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -55,7 +55,7 @@ setup_system() {
     return 0
   fi
   if [ "$(id -u)" -ne 0 ] && [ "${1:-}" = optional ]; then
-    say "note: the chapters that mount a bucket (60, 70, 85) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
+    say "note: the mount chapters (60, 70 and 85, which mount a bucket) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
     return 0
   fi
   if [ "$(id -u)" -ne 0 ]; then
