@@ -237,3 +237,50 @@ def test_the_containers_exercise_run_as_its_solution_says(
         if str(folder) in mount.fuse_mounts():
             mount.unmount(folder)
         buckets.remove_bucket(client, name, force=True)
+
+
+def test_a_step_left_out_is_named(server: backends.Backend) -> None:
+    """Each step an exercise states is checked: leaving one out names it, doing it passes."""
+    import json
+
+    from s3lab import buckets
+    from s3lab.buckets import names
+
+    client = server.client("s3")
+    made = []
+    try:
+        made.append(buckets.make_bucket(client, names.unique_name("output-formats")))
+        keys = ["data/a.csv", "data/b.csv"]
+        for key in keys:
+            client.put_object(Bucket=made[-1], Key=key, Body=b"1")
+        table = "-----\n|ListObjectsV2|\n+---+\n|  data/a.csv |\n|  data/b.csv |\n+---+\n"
+        listings = {"listing.json": json.dumps(keys), "listing.txt": json.dumps(keys)}
+        for key, body in {**listings, "listing.table": table}.items():
+            client.put_object(Bucket=made[-1], Key=key, Body=body.encode())
+        result = checks.check("output-formats", client=client)
+        assert not result.done and "listing.txt: --output text" in result.message, result
+        client.put_object(Bucket=made[-1], Key="listing.txt", Body=b"data/a.csv\tdata/b.csv\n")
+        assert checks.check("output-formats", client=client).done
+
+        made.append(buckets.make_bucket(client, names.unique_name("buckets-cli")))
+        for name in checks.MINE:
+            client.put_object(Bucket=made[-1], Key=f"mine/{name}", Body=b"1")
+        result = checks.check("buckets-cli", client=client)
+        assert not result.done and "second-sync.txt" in result.message, result
+        copied = b"upload: mine/a.csv to s3://b/mine/a.csv\n"
+        client.put_object(Bucket=made[-1], Key="second-sync.txt", Body=copied)
+        result = checks.check("buckets-cli", client=client)
+        assert not result.done and "the second sync copied" in result.message, result
+        client.put_object(Bucket=made[-1], Key="second-sync.txt", Body=b"")
+        assert checks.check("buckets-cli", client=client).done
+
+        made.append(buckets.make_bucket(client, names.unique_name("multipart")))
+        client.put_object(Bucket=made[-1], Key="big.bin", Body=b"x" * (12 * checks.MIB))
+        client.put_object(Bucket=made[-1], Key="counts.csv", Body=b"n\n1\n2\n")
+        client.put_object(Bucket=made[-1], Key="total.txt", Body=b"3")
+        result = checks.check("multipart", client=client)
+        assert not result.done and "lifecycle rule" in result.message, result
+        assert "3 parts" in result.message and "total.txt" not in result.message, result
+    finally:
+        for name in made:
+            buckets.remove_bucket(client, name, force=True)
