@@ -370,3 +370,36 @@ def test_no_page_or_stored_output_says_what_cannot_be_true() -> None:
         for what, pattern in NONSENSE.items():
             found += [f"{page}: {what}: {m.group(0)!r}" for m in pattern.finditer(text)]
     assert found == []
+
+
+def test_each_part_ends_with_resources() -> None:
+    """Every part of _toc.yml has a Resources list (with links) on one of its last two pages:
+    the classroom guide, last of its part, is another change's, so costs.md carries them."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    missing = []
+    for part in toc["parts"]:
+        pages = [
+            entry["file"]
+            for chapter in part["chapters"]
+            for entry in [chapter, *chapter.get("sections", [])]
+        ]
+        with_resources = [
+            page
+            for page in pages[-2:]
+            if re.search(r"## Resources\n\n- \[[^]]+\]\(", _source(page))
+        ]
+        if not with_resources:
+            missing.append(part["caption"])
+    assert missing == [], "parts without Resources"
+
+
+def test_instructor_notes_fold_away() -> None:
+    """Instructor notes are collapsible admonitions, on the pages where a class stumbles."""
+    noted = []
+    for page in _toc_pages():
+        for note in re.findall(
+            r":::\{admonition\} Instructor note\n(:class: [^\n]*)", _source(page)
+        ):
+            assert "dropdown" in note, f"{page}: an instructor note that does not fold away"
+            noted.append(page)
+    assert len(set(noted)) >= 10, sorted(set(noted))
