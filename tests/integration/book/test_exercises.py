@@ -114,8 +114,10 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
     strong = buckets.make_bucket(client, names.unique_name("ada-first-bucket"))
     try:
         client.put_object(Bucket=weak, Key="data/a.txt", Body=b"a")
+        listing = b"2026-12-03 08:00:00          1 a.txt\n2026-12-03 08:00:00          1 b.txt\n"
         for key in ("data/a.txt", "data/b.txt"):
             client.put_object(Bucket=strong, Key=key, Body=b"x")
+        client.put_object(Bucket=strong, Key="listing.txt", Body=listing)  # `aws s3 ls` saved
         mine = checks.check("first-bucket", client=client)
         assert not mine.done and "1 of 2 files" in mine.message, mine
         ada = checks.check("first-bucket", client=client, learner="Ada")
@@ -127,6 +129,9 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
         second = buckets.make_bucket(client, names.unique_name("first-bucket"))
         for key in ("data/a.txt", "data/b.txt"):
             client.put_object(Bucket=second, Key=key, Body=b"x")
+        result = checks.check("first-bucket", client=client)
+        assert not result.done and "missing: listing.txt" in result.message, result
+        client.put_object(Bucket=second, Key="listing.txt", Body=listing)
         assert checks.check("first-bucket", client=client).done
         buckets.remove_bucket(client, second, force=True)
     finally:
