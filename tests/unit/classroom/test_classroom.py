@@ -361,6 +361,7 @@ def test_the_command_the_sheet_the_book_and_the_console(
         done = buckets.make_bucket(b, names.unique_name("first-bucket", learner=f"cb{tag}"))
         for key in ("data/a.txt", "data/b.txt"):
             b.put_object(Bucket=done, Key=key, Body=b"x")
+        b.put_object(Bucket=done, Key="listing.txt", Body=b"1 a.txt\n1 b.txt\n")  # `aws s3 ls`
         checked = cli("classroom", "check", "first-bucket", env=env)
         assert "1 of 2 learners done" in checked.stdout, checked
         assert f"ca{tag}" in checked.stdout and "no bucket named" in checked.stdout
