@@ -57,7 +57,7 @@ missing_packages() {
 
 # setup_system [optional] [PACKAGE...]: install the Debian packages (default: SYSTEM_PACKAGES).
 # With "optional" (the lab path), a non-root learner without them gets a note and goes on:
-# every chapter but the two mount chapters needs none of them.
+# every chapter but the three that mount a bucket (60, 70, 85) needs none of them.
 setup_system() {
   local optional=0 missing=()
   if [ "${1:-}" = optional ]; then
@@ -72,7 +72,7 @@ setup_system() {
     return 0
   fi
   if [ "$(id -u)" -ne 0 ] && [ $optional -eq 1 ]; then
-    say "note: the mount chapters (60, 70) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
+    say "note: the mount chapters (60, 70 and 85, which mount a bucket) need system packages; to run them: sudo apt-get install -y ${missing[*]}"
     return 0
   fi
   if [ "$(id -u)" -ne 0 ]; then

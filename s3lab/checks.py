@@ -19,10 +19,11 @@ as code cells between ``{solution-start}`` and ``{solution-end}``, a cell callin
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from s3lab import backends
 from s3lab.buckets import names
@@ -228,10 +229,23 @@ def requirements(found: str, wanted: list[tuple[bool, str]], done: str) -> Findi
 @exercise(
     "first-bucket",
     "10_first_bucket",
-    "a bucket with two files under the prefix data/, made with the aws command",
+    "two files under the prefix data/, and listing.txt: what `aws s3 ls` printed for data/",
 )
 def _first_bucket(client: S3Client, bucket: str) -> Finding:
-    return count_files(len(listing(client, bucket, "data/")), 2, "under data/")
+    files = listing(client, bucket, "data/")
+    found = count_files(len(files), 2, "under data/")
+    if not found.done:
+        return found
+    # `aws s3 ls s3://BUCKET/data/` prints one line a file, ending in its name after data/
+    listed = (read_text(client, bucket, "listing.txt") or "").split("\n")
+    names = {line.split()[-1] for line in listed if line.split()}
+    unlisted = sorted(
+        key.removeprefix("data/") for key in files if key.removeprefix("data/") not in names
+    )
+    if unlisted or not names:
+        what = f"listing.txt does not list {', '.join(unlisted)}" if names else "listing.txt"
+        return Finding(False, f"{found.message}, missing: {what}", found.score + 1)
+    return Finding(True, found.message, found.score + 2)
 
 
 @exercise(
@@ -275,11 +289,19 @@ def _configure() -> Finding:
     region = str(profile.get("region", ""))
     verdict = regions.check_region(region) if region else None
     hint = f" (did you mean {verdict.suggestions[0]}?)" if verdict and verdict.suggestions else ""
+    real = bool(verdict and verdict.ok)
     return requirements(
         "profile class found",
         [
+            # the exercise's steps: a scratch config, the sandbox's profile, the region fixed
+            (
+                bool(os.environ.get("AWS_CONFIG_FILE")),
+                "a scratch config: export AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE first",
+            ),
+            (bool(profile.get("endpoint_url")), "the sandbox's endpoint_url (--sandbox)"),
             (bool(region), "a region"),
-            (not region or bool(verdict and verdict.ok), f"a real region: {region!r}{hint}"),
+            (not region or real, f"a real region: {region!r}{hint}"),
+            (not real or region == "us-east-1", f"the region us-east-1, not {region}"),
             (bool(keys.get("aws_access_key_id") or profile.get("aws_access_key_id")), "keys"),
         ],
         f"region {region}, keys found",
@@ -303,15 +325,15 @@ def holds(client: S3Client, bucket: str, key: str, want: str, hint: str = "") ->
 @exercise(
     "boto3",
     "50_boto3",
-    "250 files under many/ and answer.txt holding the bytes under many/part-1, summed with boto3",
+    "250 files under many/; answer.txt: the bytes under many/part-1, summed by client and resource",
 )
 def _boto3(client: S3Client, bucket: str) -> Finding:
     many = listing(client, bucket, "many/")
     if len(many) < 250:
         return count_files(len(many), 250, "under many/")
     want = sum(size for key, size in many.items() if key.startswith("many/part-1"))
-    hint = "not the sum of the sizes under many/part-1"
-    found = holds(client, bucket, "answer.txt", str(want), hint)
+    hint = "not the sum of the sizes under many/part-1 twice, one a line (client, resource)"
+    found = holds(client, bucket, "answer.txt", f"{want}\n{want}", hint)
     return Finding(
         found.done, f"bucket found, 250 files under many/, {found.message}", 260 + found.score
     )
@@ -332,6 +354,93 @@ def _cloud_vm(client: S3Client, bucket: str) -> Finding:
     )
 
 
+@exercise(
+    "output-formats",
+    "40_buckets_cli",
+    "two files under data/ and their listing saved as listing.json, listing.txt and listing.table",
+)
+def _output_formats(client: S3Client, bucket: str) -> Finding:
+    import json
+
+    keys = sorted(listing(client, bucket, "data/"))
+    wanted: list[tuple[bool, str]] = [
+        (len(keys) >= 2, f"two files under data/ (found {len(keys)})")
+    ]
+    texts = {name: read_text(client, bucket, name) for name in LISTINGS}
+    try:
+        as_json = json.loads(texts["listing.json"] or "null")
+    except ValueError:
+        as_json = None
+    wanted.append((as_json == keys, "listing.json: the keys under data/ as a JSON list"))
+    text = texts["listing.txt"] or ""
+    wanted.append(
+        (bool(keys) and text.split() == keys and "[" not in text, "listing.txt: --output text")
+    )
+    table = texts["listing.table"] or ""
+    wanted.append(
+        (
+            bool(keys) and table.lstrip().startswith("-") and all(k in table for k in keys),
+            "listing.table: --output table",
+        )
+    )
+    return requirements("bucket found", wanted, "the keys in JSON, text and a table")
+
+
+#: The listings of the output-formats exercise, one per format.
+LISTINGS = ("listing.json", "listing.txt", "listing.table")
+
+MIB = 1024 * 1024
+
+
+@exercise(
+    "multipart",
+    "50_boto3",
+    "a rule aborting unfinished uploads after 1 day, big.bin in 3 parts, total.txt of counts.csv",
+)
+def _multipart(client: S3Client, bucket: str) -> Finding:
+    import csv
+    import io
+
+    from s3lab.errors import code_of
+
+    try:
+        rules = client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+    except Exception as exc:
+        if code_of(exc) not in ("NoSuchLifecycleConfiguration", "404"):
+            raise
+        rules = []
+    aborts = [
+        rule
+        for rule in rules
+        if rule.get("Status") == "Enabled"
+        and rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 1
+    ]
+    wanted = [(bool(aborts), "a lifecycle rule aborting unfinished uploads after 1 day")]
+    head: Mapping[str, Any] = {}
+    try:
+        head = client.head_object(Bucket=bucket, Key="big.bin")
+    except Exception as exc:
+        if code_of(exc) not in ("NoSuchKey", "404"):
+            raise
+    parts = str(head.get("ETag", "")).strip('"').rpartition("-")[2]
+    wanted.append(
+        (
+            head.get("ContentLength") == 12 * MIB and parts == "3",
+            "big.bin: 12 MiB uploaded in 3 parts of 5 MiB",
+        )
+    )
+    table = read_text(client, bucket, "counts.csv")
+    try:
+        rows = list(csv.DictReader(io.StringIO(table or "")))
+        total = sum(int(row["n"]) for row in rows) if rows else None
+    except (KeyError, TypeError, ValueError):
+        total = None
+    answer = (read_text(client, bucket, "total.txt") or "").strip()
+    wanted.append((total is not None, "counts.csv with a column n"))
+    wanted.append((total is not None and answer == str(total), "total.txt: the sum of column n"))
+    return requirements("bucket found", wanted, "the rule, 3 parts and the right total")
+
+
 #: The files of chapter 40's exercise folder.
 MINE = ("a.csv", "b.csv", "notes.txt")
 
@@ -339,22 +448,49 @@ MINE = ("a.csv", "b.csv", "notes.txt")
 @exercise(
     "buckets-cli",
     "40_buckets_cli",
-    "a bucket named by `s3lab bucket name`, the folder mine/ synced into mine/",
+    "mine/ synced twice into a bucket named by `s3lab bucket name`; second-sync.txt: its output",
 )
 def _buckets_cli(client: S3Client, bucket: str) -> Finding:
     have = listing(client, bucket, "mine/")
     missing = [name for name in MINE if f"mine/{name}" not in have]
-    return count_files(len(MINE) - len(missing), len(MINE), "under mine/", missing)
+    found = count_files(len(MINE) - len(missing), len(MINE), "under mine/", missing)
+    extra = sorted(key for key in have if key.removeprefix("mine/") not in MINE)
+    if not found.done or extra:
+        more = f", and more than the folder: {', '.join(extra)}" if extra else ""
+        return Finding(False, found.message + more, found.score)
+    # the second sync's output, saved: empty when the second sync copied nothing
+    second = read_text(client, bucket, "second-sync.txt")
+    if second is None:
+        return Finding(False, f"{found.message}, missing: second-sync.txt", found.score + 1)
+    if second.strip():
+        return Finding(
+            False, f"{found.message}, but the second sync copied: {second.split()[:3]}", 5
+        )
+    return Finding(True, f"{found.message}, the second sync copied nothing", found.score + 2)
 
 
 @exercise(
     "mount",
     "60_mount",
-    "notes/hello.txt written through a mount, holding 'Hello from a mounted folder'",
+    "notes/hello.txt through a mount; ls.txt and rm.txt from the read-only mount of notes/",
 )
 def _mount(client: S3Client, bucket: str) -> Finding:
     found = holds(client, bucket, "notes/hello.txt", "Hello from a mounted folder")
-    return Finding(found.done, f"bucket found, {found.message}", found.score)
+    if not found.done:
+        return Finding(False, f"bucket found, {found.message}", found.score)
+    listed = read_text(client, bucket, "ls.txt")
+    refused = read_text(client, bucket, "rm.txt")
+    return requirements(
+        f"bucket found, {found.message}",
+        [
+            (listed is not None and listed.split() == ["hello.txt"], "ls.txt: `ls` of ex/notes"),
+            (
+                refused is not None and "read-only file system" in refused.lower(),
+                "rm.txt: the error of `rm` in ex/notes",
+            ),
+        ],
+        "the read-only mount listed hello.txt and refused rm",
+    )
 
 
 @exercise(
@@ -380,9 +516,40 @@ def _kopah(client: S3Client, bucket: str) -> Finding:
     want = ["a.csv", "b.csv", "c.csv"]
     have = {key.removeprefix("project/") for key in listing(client, bucket, "project/")}
     missing = [name for name in want if name not in have]
-    return count_files(len(want) - len(missing), len(want), "under project/", missing)
+    found = count_files(len(want) - len(missing), len(want), "under project/", missing)
+    if not found.done:
+        return found
+    # s3cmd stores its file attributes with each upload (x-amz-meta-s3cmd-attrs); aws does not
+    by = {
+        name: "s3cmd-attrs" in client.head_object(Bucket=bucket, Key=f"project/{name}")["Metadata"]
+        for name in want
+    }
+    wrong = [f"{n} by {'s3cmd' if by[n] else 'aws'}" for n in want if by[n] != (n == "c.csv")]
+    if wrong:
+        return Finding(False, f"{found.message}, but {', '.join(wrong)}", found.score)
+    return Finding(True, f"{found.message}, c.csv by s3cmd", found.score + 1)
+
+
+@exercise(
+    "containers",
+    "containers",
+    "ckpt-1.txt written from inside a container, through a bind-mounted mount: its host name",
+)
+def _containers(client: S3Client, bucket: str) -> Finding:
+    text = read_text(client, bucket, "ckpt-1.txt")
+    if text is None:
+        return Finding(False, "bucket found, missing: ckpt-1.txt", 1)
+    # docker and podman name a container's host after its id: 12 hexadecimal characters
+    name = text.strip()
+    if not re.fullmatch(r"[0-9a-f]{12}", name):
+        return Finding(
+            False, f"bucket found, ckpt-1.txt holds {name[:40]!r}, not a container's host name", 2
+        )
+    return Finding(True, f"bucket found, ckpt-1.txt written in container {name}", 3)
 
 
 # In the book's order (the chapters' numbers), whatever order the checks above are written in:
 # `s3lab check --list` and the classroom's console list them so.
-EXERCISES = dict(sorted(EXERCISES.items(), key=lambda item: item[1].chapter))
+#: Where an exercise on a prose page sits in the book: after this chapter.
+AFTER = {"containers": "70_mount_semantics~"}
+EXERCISES = dict(sorted(EXERCISES.items(), key=lambda item: AFTER.get(item[0], item[1].chapter)))

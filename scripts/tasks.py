@@ -240,7 +240,12 @@ def lab(args: Sequence[str]) -> int:
         return run([sys.executable, "scripts/lab_check.py", *args[1:]])
     port = os.environ.get("S3LAB_LAB_PORT", "8888")
     # At the repository's root, so a notebook's links to ../book/*.md open; the notebooks shown.
-    jupyter = ["jupyter", "lab", "--ServerApp.root_dir=.", "--LabApp.default_url=/lab/tree/notebooks"]
+    jupyter = [
+        "jupyter",
+        "lab",
+        "--ServerApp.root_dir=.",
+        "--LabApp.default_url=/lab/tree/notebooks",
+    ]
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         jupyter += ["--no-browser", "--ip=127.0.0.1", f"--port={port}"]
         where = f"{getpass.getuser()}@{_host()}"

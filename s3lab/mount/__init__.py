@@ -217,7 +217,7 @@ def prepare_target(directory: str | os.PathLike[str]) -> tuple[str, list[str]]:
         )
     if not path.exists():
         path.mkdir(parents=True)
-        notes.append(f"created {target}")
+        notes.append(f"created the folder {target}")
     return target, notes
 
 

@@ -10,6 +10,7 @@ Then the notebook's clean-up cell (the code cell after the check cell) runs too.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,16 @@ import pytest
 
 from s3lab import backends, checks
 from s3lab.errors import UsageError
+from tests.integration.mount.test_containers import PODMAN_RUN, image  # noqa: F401 (a fixture)
 from tests.support import ROOT, assert_one_line_error, cli
 
 NOTEBOOKS = ROOT / "notebooks"
+#: Exercises on prose pages (book/<chapter>.md): their steps are shell lines for the reader's own
+#: machine, so a test below runs them, not nbval.
+ON_PAGES = [
+    e.id for e in checks.EXERCISES.values() if not (NOTEBOOKS / f"{e.chapter}.ipynb").exists()
+]
+IN_NOTEBOOKS = [e for e in checks.EXERCISES if e not in ON_PAGES]
 
 
 @dataclass
@@ -70,7 +78,11 @@ def test_each_check_fails_on_an_untouched_state(
     exercise_id: str, lab: backends.Backend, fresh: Path
 ) -> None:
     """On an untouched state the check says not yet, and what is missing."""
-    exercise_cells(exercise_id)  # and the chapter has the exercise's shape
+    if exercise_id in ON_PAGES:
+        page = (ROOT / "book" / f"{checks.EXERCISES[exercise_id].chapter}.md").read_text()
+        assert f":label: {exercise_id}-exercise" in page and f"s3lab check {exercise_id}" in page
+    else:
+        exercise_cells(exercise_id)  # and the chapter has the exercise's shape
     before = checks.check(exercise_id, client=lab.client("s3"))
     assert not before.done and before.message, before
 
@@ -82,7 +94,7 @@ def stored_text(cell: nbformat.NotebookNode) -> str:
     )
 
 
-@pytest.mark.parametrize("exercise_id", list(checks.EXERCISES))
+@pytest.mark.parametrize("exercise_id", IN_NOTEBOOKS)
 def test_nbval_runs_each_solution_then_its_check_which_says_done(exercise_id: str) -> None:
     """nbval runs every chapter on both sandboxes and compares each cell's output with the one
     stored, so it runs each worked solution, then its check, there. The stored check must say
@@ -102,8 +114,10 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
     strong = buckets.make_bucket(client, names.unique_name("first-bucket", learner="ada"))
     try:
         client.put_object(Bucket=weak, Key="data/a.txt", Body=b"a")
+        listing = b"2026-12-03 08:00:00          1 a.txt\n2026-12-03 08:00:00          1 b.txt\n"
         for key in ("data/a.txt", "data/b.txt"):
             client.put_object(Bucket=strong, Key=key, Body=b"x")
+        client.put_object(Bucket=strong, Key="listing.txt", Body=listing)  # `aws s3 ls` saved
         mine = checks.check("first-bucket", client=client)
         assert not mine.done and "1 of 2 files" in mine.message, mine
         ada = checks.check("first-bucket", client=client, learner="Ada")
@@ -115,6 +129,9 @@ def test_best_try_counts_and_learners_are_apart(lab: backends.Backend) -> None:
         second = buckets.make_bucket(client, names.unique_name("first-bucket"))
         for key in ("data/a.txt", "data/b.txt"):
             client.put_object(Bucket=second, Key=key, Body=b"x")
+        result = checks.check("first-bucket", client=client)
+        assert not result.done and "missing: listing.txt" in result.message, result
+        client.put_object(Bucket=second, Key="listing.txt", Body=listing)
         assert checks.check("first-bucket", client=client).done
         buckets.remove_bucket(client, second, force=True)
     finally:
@@ -172,6 +189,11 @@ def test_every_exercise_in_the_book_is_registered() -> None:
         found = {(m, path.stem) for m in re.findall(r":label: ([\w-]+)-exercise\b", text)}
         assert found, f"{path.name}: no exercise"
         labels |= found
+    for path in sorted((ROOT / "book").glob("*.md")):  # a prose page's exercise with a check
+        text = path.read_text()
+        for found in re.findall(r":label: ([\w-]+)-exercise\b", text):
+            if f"s3lab check {found}" in text:
+                labels.add((found, path.stem))
     registered = {(e.id, e.chapter) for e in checks.EXERCISES.values()}
     assert registered == labels
 
@@ -193,3 +215,96 @@ def test_no_chapter_s_own_buckets_look_like_an_exercise_s() -> None:
     assert checks.bucket_shape("mount").fullmatch("s3lab-mount-20261203-abc123")
     assert checks.bucket_shape("mount").fullmatch("s3lab-run-x-60-mount-20261203-abc123")
     assert not checks.bucket_shape("mount").fullmatch("s3lab-mount-semantics-20261203-abc123")
+
+
+def test_the_containers_exercise_run_as_its_solution_says(
+    image: str,  # noqa: F811 (the fixture imported above)
+    server: backends.Backend,
+    tmp_path: Path,
+) -> None:
+    """book/containers.md's solution, for real: a bucket mounted on the host, a container that
+    writes its host name through the bind mount, then the check (not yet before, done after)."""
+    from s3lab import buckets, mount
+    from s3lab.buckets import names
+    from tests.support.mounts import need
+
+    need("rclone")
+    client = server.client("s3")
+    name = buckets.make_bucket(client, names.unique_name("containers"))
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    try:
+        assert not checks.check("containers", client=client).done
+        mount.mount(name, folder, tool="rclone", allow_other=True, lab=server)
+        ran = subprocess.run(
+            [
+                *PODMAN_RUN,
+                "-v",
+                f"{folder}:/ckpt",
+                image,
+                "sh",
+                "-c",
+                "hostname > /ckpt/ckpt-1.txt",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+        mount.unmount(folder)
+        result = checks.check("containers", client=client)
+        assert result.done and "written in container" in result.message, result
+        client.put_object(Bucket=name, Key="ckpt-1.txt", Body=b"my-laptop\n")  # from the host
+        assert not checks.check("containers", client=client).done
+    finally:
+        if str(folder) in mount.fuse_mounts():
+            mount.unmount(folder)
+        buckets.remove_bucket(client, name, force=True)
+
+
+def test_a_step_left_out_is_named(server: backends.Backend) -> None:
+    """Each step an exercise states is checked: leaving one out names it, doing it passes."""
+    import json
+
+    from s3lab import buckets
+    from s3lab.buckets import names
+
+    client = server.client("s3")
+    made = []
+    try:
+        made.append(buckets.make_bucket(client, names.unique_name("output-formats")))
+        keys = ["data/a.csv", "data/b.csv"]
+        for key in keys:
+            client.put_object(Bucket=made[-1], Key=key, Body=b"1")
+        table = "-----\n|ListObjectsV2|\n+---+\n|  data/a.csv |\n|  data/b.csv |\n+---+\n"
+        listings = {"listing.json": json.dumps(keys), "listing.txt": json.dumps(keys)}
+        for key, body in {**listings, "listing.table": table}.items():
+            client.put_object(Bucket=made[-1], Key=key, Body=body.encode())
+        result = checks.check("output-formats", client=client)
+        assert not result.done and "listing.txt: --output text" in result.message, result
+        client.put_object(Bucket=made[-1], Key="listing.txt", Body=b"data/a.csv\tdata/b.csv\n")
+        assert checks.check("output-formats", client=client).done
+
+        made.append(buckets.make_bucket(client, names.unique_name("buckets-cli")))
+        for name in checks.MINE:
+            client.put_object(Bucket=made[-1], Key=f"mine/{name}", Body=b"1")
+        result = checks.check("buckets-cli", client=client)
+        assert not result.done and "second-sync.txt" in result.message, result
+        copied = b"upload: mine/a.csv to s3://b/mine/a.csv\n"
+        client.put_object(Bucket=made[-1], Key="second-sync.txt", Body=copied)
+        result = checks.check("buckets-cli", client=client)
+        assert not result.done and "the second sync copied" in result.message, result
+        client.put_object(Bucket=made[-1], Key="second-sync.txt", Body=b"")
+        assert checks.check("buckets-cli", client=client).done
+
+        made.append(buckets.make_bucket(client, names.unique_name("multipart")))
+        client.put_object(Bucket=made[-1], Key="big.bin", Body=b"x" * (12 * checks.MIB))
+        client.put_object(Bucket=made[-1], Key="counts.csv", Body=b"n\n1\n2\n")
+        client.put_object(Bucket=made[-1], Key="total.txt", Body=b"3")
+        result = checks.check("multipart", client=client)
+        assert not result.done and "lifecycle rule" in result.message, result
+        assert "3 parts" in result.message and "total.txt" not in result.message, result
+    finally:
+        for name in made:
+            buckets.remove_bucket(client, name, force=True)

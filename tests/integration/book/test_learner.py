@@ -484,7 +484,7 @@ def test_the_local_and_kopah_exercises_done_as_their_texts_say_pass_their_checks
 # --- the VM chapter's set-up, as the VM's own user -------------------------------------------
 
 #: The line every copy of the chapter's set-up block has: where the repository comes from.
-CLONE = "git clone https://github.com/s3lab/s3lab"
+CLONE = "git clone <repository-url>"
 LEARNER = "s3lab-vm-learner"
 
 
@@ -547,7 +547,7 @@ def test_the_vm_chapters_steps_work_as_written_for_a_user_who_is_not_root() -> N
         "S3LAB_LAB_PORT": port,
     }
     steps = [
-        step.replace("https://github.com/s3lab/s3lab", str(place / "s3lab.git"))
+        step.replace("<repository-url>", str(place / "s3lab.git"))
         for step in vm_setup_steps()
     ]
     lab = None

@@ -1,8 +1,10 @@
 """The site as it is published and as a reader sees it.
 
-- Deployable: the workflow builds with the README's command and publishes ``_build/html``; the
-  repository's address is written once (``_config.yml``); every notebook page has its launch
-  (Binder, JupyterHub through nbgitpuller) and download buttons.
+- Deployable: the workflow builds with the README's command and publishes ``_build/html``.
+- One real address: none is written in the sources (no made-up host in them or in the built
+  site); book/_ext/repository.py takes it from where the site is built (Actions' GITHUB_*,
+  else the git remote), and the clone lines, repository, issues and launch buttons follow it,
+  as a tiny book built three ways shows (from a repository, with no hub, with no remote).
 - Links, checked offline in two ways. Sphinx's linkcheck builder: links to local files must
   exist, external links are listed (``linkcheck_ignore`` in ``_config.yml``), never fetched.
   And the built HTML, read with html.parser: every href/src to a page, file or ``#anchor`` of
@@ -17,9 +19,12 @@
 from __future__ import annotations
 
 import functools
+import html as html_module
 import json
+import os
 import re
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -32,7 +37,7 @@ import pytest
 import yaml
 
 from tests.support import unavailable
-from tests.support.site import ROOT, built_site, jupyter_book
+from tests.support.site import JUPYTER_BOOK, ROOT, built_site, jupyter_book
 
 ARTEFACTS = ROOT / "_build" / "site-check"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -78,46 +83,202 @@ def test_workflow_builds_with_the_readme_command_and_deploys_to_pages() -> None:
     assert "actions/deploy-pages" in uses
 
 
-def test_repository_address_is_written_once() -> None:
-    """_config.yml holds the address; the only copies are `git clone` lines a learner types.
+# Hosts a reader could copy and reach nothing (or someone else's repository): the old
+# made-up address, the documentation domains of RFC 2606, and jupyter-book's own repository
+# (its default when no address is given).
+MADE_UP = re.compile(
+    r"github\.com/s3lab/s3lab|(?<![\w.-])(?:[\w-]+\.)*example\.(?:org|com|net)\b"
+    r"|executablebooks/jupyter-book",
+    re.IGNORECASE,
+)
+# The published sources: what the site and the repository's front page are made from.
+PUBLISHED = ["README.md", "_config.yml", "_toc.yml", ".github", "book", "notebooks"]
 
-    A clone command can not read _config.yml, so those lines are checked to agree with it.
+
+def _repository() -> Any:
+    """book/_ext/repository.py, the extension the build loads, imported for its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("repository", ROOT / "book/_ext/repository.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def made_up_hosts(text: str) -> list[str]:
+    """Every address in ``text`` that could only be made up."""
+    return sorted({m.group(0) for m in MADE_UP.finditer(text)})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "git clone https://github.com/s3lab/s3lab && cd s3lab",
+        "jupyterhub_url: https://jupyterhub.example.org",
+        '<a href="https://github.com/executablebooks/jupyter-book">',
+        "aws s3 ls --endpoint-url https://s3.example.com",
+    ],
+)
+def test_the_scan_finds_each_made_up_host(text: str) -> None:
+    assert made_up_hosts(text), text
+
+
+def test_no_published_source_names_a_made_up_host() -> None:
+    """The address is never written: a source names no host that a reader could not reach."""
+    found = {}
+    for top in PUBLISHED:
+        paths = [ROOT / top] if (ROOT / top).is_file() else sorted((ROOT / top).rglob("*"))
+        for path in paths:
+            if path.is_file() and path.suffix in {".md", ".yml", ".yaml", ".ipynb", ".py"}:
+                hosts = made_up_hosts(path.read_text(errors="replace"))
+                if hosts:
+                    found[str(path.relative_to(ROOT))] = hosts
+    assert found == {}
+
+
+def test_no_built_page_names_a_made_up_host(site: Path) -> None:
+    found = {}
+    for page in site.rglob("*.html"):
+        hosts = made_up_hosts(page.read_text(errors="replace"))
+        if hosts:
+            found[str(page.relative_to(site))] = hosts
+    assert found == {}
+
+
+@pytest.mark.parametrize(
+    ("remote", "address"),
+    [
+        ("git@github.com:ada/s3lab.git", "https://github.com/ada/s3lab"),
+        ("ssh://git@gitlab.com/uw/s3lab-class.git", "https://gitlab.com/uw/s3lab-class"),
+        ("https://ada:ghp_secret@github.com/ada/s3lab.git\n", "https://github.com/ada/s3lab"),
+        ("https://github.com/ada/s3lab", "https://github.com/ada/s3lab"),
+        ("/work/main", None),
+        ("file:///srv/git/s3lab.git", None),
+        ("", None),
+    ],
+)
+def test_a_git_remote_becomes_an_https_address_without_secrets(
+    remote: str, address: str | None
+) -> None:
+    assert _repository().https_address(remote) == address
+
+
+def test_the_address_comes_from_actions_then_from_the_remote(tmp_path: Path) -> None:
+    """GITHUB_* first (the deploy workflow), then `origin`, then nothing at all."""
+    repository = _repository()
+    actions = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "uw-cs/s3lab"}
+    assert repository.repository_url(tmp_path, actions) == "https://github.com/uw-cs/s3lab"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert repository.repository_url(tmp_path, {}) is None
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "remote", "add", "origin", "git@github.com:ada/s3lab.git"],
+        check=True,
+    )
+    assert repository.repository_url(tmp_path, {}) == "https://github.com/ada/s3lab"
+
+
+def _tiny_book(tmp_path: Path, environ: dict[str, str], hub: str = "") -> Path:
+    """A two-page jupyter-book that loads the book's own extension; built, its HTML folder.
+
+    The book's _config.yml, cut down: the same repository and launch settings, a prose page
+    with the clone line and a notebook (launch buttons are for notebooks), nothing executed.
     """
-    url = CONFIG["repository"]["url"].rstrip("/")
-    owner_repo = urlsplit(url).path.strip("/")
-    clone = re.compile(r"git clone (\S+)")
-    elsewhere, stale = [], []
-    for path in ROOT.rglob("*"):
-        skip = {".git", ".venv", ".venv-distro", ".venv-lock", ".hub", "_build", "__pycache__"}
-        if skip & set(path.parts) or not path.is_file() or path.name == "_config.yml":
-            continue
-        if path.suffix not in {".md", ".yml", ".yaml", ".py", ".sh", ".toml", ".ipynb", ".cfg"}:
-            continue
-        text = path.read_text(errors="replace")
-        stale += [
-            f"{path.name}: {m}" for m in clone.findall(text) if m.startswith("http") and m != url
-        ]
-        text = clone.sub("", text)
-        if url in text or f"github.com/{owner_repo}" in text:
-            elsewhere.append(str(path.relative_to(ROOT)))
-    assert not elsewhere, f"{url} is written here too, derive it from _config.yml: {elsewhere}"
-    assert not stale, f"clone commands that disagree with _config.yml's repository.url: {stale}"
+    book = tmp_path / "book"
+    (book / "_ext").mkdir(parents=True)
+    shutil.copy2(ROOT / "book" / "_ext" / "repository.py", book / "_ext")
+    config = {
+        "title": "tiny",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "sphinx": {"local_extensions": {"repository": "_ext"}},
+        "repository": dict(CONFIG["repository"]),
+        "html": dict(CONFIG["html"]),
+        "launch_buttons": {**CONFIG["launch_buttons"], "jupyterhub_url": hub},
+    }
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: nb\n")
+    (book / "intro.md").write_text(
+        "# Intro\n\n```bash\ngit clone <repository-url> s3lab && cd s3lab\n```\n"
+    )
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# A notebook"), nbformat.v4.new_code_cell("1")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.write(notebook, book / "nb.ipynb")
+    for name in ("GITHUB_REPOSITORY", "GITHUB_SERVER_URL", "JUPYTERHUB_URL"):
+        environ.setdefault(name, "")
+    done = subprocess.run(
+        [str(JUPYTER_BOOK), "build", "-W", str(book)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environ},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return book / "_build" / "html"
 
 
-def test_notebook_pages_have_launch_download_and_repository_buttons(site: Path) -> None:
-    url = CONFIG["repository"]["url"].rstrip("/")
-    branch = CONFIG["repository"]["branch"]
+def test_built_from_a_repository_the_clone_line_and_buttons_name_it(tmp_path: Path) -> None:
+    url = "https://github.com/uw-cs/s3lab"
+    html = _tiny_book(
+        tmp_path,
+        {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "uw-cs/s3lab"},
+        hub="https://hub.uw.edu",
+    )
+    intro = (html / "intro.html").read_text()
+    text = re.sub(r"<[^>]+>", "", intro)
+    assert f"git clone {url} s3lab" in text and "&lt;repository-url&gt;" not in intro
+    page = (html / "nb.html").read_text().replace("&amp;", "&")
+    assert f'href="{url}"' in page and f"{url}/issues/new" in page
+    assert "https://mybinder.org/v2/gh/uw-cs/s3lab/main?urlpath=lab/tree/nb.ipynb" in page
+    assert f"https://hub.uw.edu/hub/user-redirect/git-pull?repo={url}&" in unquote(page)
+
+
+def test_with_no_hub_named_there_is_no_jupyterhub_button(tmp_path: Path) -> None:
+    html = _tiny_book(
+        tmp_path, {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "uw-cs/s3lab"}
+    )
+    page = unquote((html / "nb.html").read_text())
+    assert "mybinder.org/v2/gh/uw-cs/s3lab" in page and "git-pull" not in page
+
+
+def test_built_with_no_remote_there_is_no_address_and_no_button(tmp_path: Path) -> None:
+    """A copy without git: it still builds, names no repository and invents none."""
+    html = _tiny_book(tmp_path, {})
+    page = (html / "nb.html").read_text()
+    intro = (html / "intro.html").read_text()
+    assert "git clone &lt;repository-url&gt; s3lab" in re.sub(r"<[^>]+>", "", intro)
+    for built in (page, intro):
+        assert made_up_hosts(built) == []
+        assert "mybinder.org" not in built and "git-pull" not in built
+        assert "/issues/new" not in built and 'title="Source repository"' not in built
+
+
+def test_the_site_names_the_repository_it_was_built_from(site: Path) -> None:
+    """The book's own build: its clone lines and buttons, or none, as the checkout says."""
+    url = _repository().repository_url(ROOT)
+    intro = re.sub(r"<[^>]+>", "", (site / "book" / "intro.html").read_text())
+    clones = re.findall(r"git clone (\S+) s3lab", html_module.unescape(intro))
+    assert clones == [url or "<repository-url>"], clones
     launch = CONFIG["launch_buttons"]
-    owner_repo = urlsplit(url).path.strip("/")
+    hub = os.environ.get("JUPYTERHUB_URL") or launch["jupyterhub_url"]
     for notebook in NOTEBOOKS:
         page = site / "notebooks" / f"{notebook.stem}.html"
-        html = page.read_text().replace("&amp;", "&")
-        binder = f"{launch['binderhub_url']}/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/notebooks/{notebook.name}"
-        assert binder in html, f"{page.name}: no Binder button"
-        hub = f"{launch['jupyterhub_url']}/hub/user-redirect/git-pull?repo={url}&"
-        assert hub in unquote(html), f"{page.name}: no JupyterHub (nbgitpuller) button"
+        html = unquote(page.read_text().replace("&amp;", "&"))
         assert f"../_sources/notebooks/{notebook.name}" in html, f"{page.name}: no download"
         assert (site / "_sources" / "notebooks" / notebook.name).is_file()
+        if url is None:
+            assert "mybinder.org" not in html and "/issues/new" not in html, page.name
+            continue
+        owner_repo = urlsplit(url).path.strip("/")
+        branch = CONFIG["repository"]["branch"]
+        binder = f"{launch['binderhub_url']}/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/notebooks/{notebook.name}"
+        assert binder in html, f"{page.name}: no Binder button"
+        assert (f"/hub/user-redirect/git-pull?repo={url}&" in html) == bool(hub), page.name
         assert f'href="{url}"' in html and f"{url}/issues/new" in html, page.name
 
 
