@@ -57,6 +57,21 @@ CLOUD_CLEARS = (
 )
 
 
+# What a role-only VM's environment does not have: keys, a profile, a region, a sandbox.
+VM_UNSETS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_EC2_METADATA_DISABLED",
+    "S3LAB_BACKEND",
+    "S3LAB_PROFILE",
+)
+
+
 # Where the aws command and boto3 find an S3 endpoint in the environment, the first one first.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 

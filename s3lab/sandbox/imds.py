@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from s3lab import sandbox
+from s3lab import sandbox, settings
 from s3lab.sandbox.ports import HOST
 
 ROLE = "s3lab-role"
@@ -234,21 +234,6 @@ class RoleOnlyVM:
         environ.update(self.env)
 
 
-#: What a role-only VM's environment does not have: keys, a profile, a region, a sandbox.
-VM_UNSETS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_EC2_METADATA_DISABLED",
-    "S3LAB_BACKEND",
-    "S3LAB_PROFILE",
-)
-
-
 def _role_keys() -> tuple[str, str]:
     """Keys made up for one rehearsal (never the sandbox's public example key)."""
     upper = string.ascii_uppercase + string.digits
@@ -290,6 +275,6 @@ def role_only_vm(policy: dict[str, Any], home: Path) -> Iterator[RoleOnlyVM]:
                 "AWS_ENDPOINT_URL_STS": box.sts_url,
                 **role.env,
             }
-            yield RoleOnlyVM(env, VM_UNSETS, box.endpoint_url, role)
+            yield RoleOnlyVM(env, settings.VM_UNSETS, box.endpoint_url, role)
     finally:
         sandbox.stop("server", home=home)

@@ -77,6 +77,7 @@ def test_use_exports_and_remembers_and_current_reads_nothing_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # a sandbox's, left over
+    monkeypatch.setenv("S3LAB_BACKEND", "moto")  # (use() and `sandbox env` always say so)
     lab = backends.use("kopah")
     assert os.environ["S3LAB_BACKEND"] == "kopah" and os.environ["AWS_PROFILE"] == "kopah"
     assert "AWS_ENDPOINT_URL" not in os.environ  # it must not follow requests to Kopah
@@ -85,6 +86,9 @@ def test_use_exports_and_remembers_and_current_reads_nothing_back(
     backends._USED.clear()
     assert backends.current().name == "aws"  # nothing used: resolved, not remembered
     assert not backends._USED
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # a person's own: it stays
+    backends.use("aws")
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
 
 
 def test_the_learner_comes_from_the_backends_profile(tmp_path: Path) -> None:

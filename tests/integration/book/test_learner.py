@@ -547,8 +547,7 @@ def test_the_vm_chapters_steps_work_as_written_for_a_user_who_is_not_root() -> N
         "S3LAB_LAB_PORT": port,
     }
     steps = [
-        step.replace("<repository-url>", str(place / "s3lab.git"))
-        for step in vm_setup_steps()
+        step.replace("<repository-url>", str(place / "s3lab.git")) for step in vm_setup_steps()
     ]
     lab = None
     try:

@@ -152,7 +152,7 @@ def role_only_env(
     env: pytest.MonkeyPatch, tmp: Path, endpoint: str, sts: str, role: imds.InstanceRole
 ) -> None:
     """What a role-only VM's environment holds, with ``endpoint`` in it (see the docstring)."""
-    for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *imds.VM_UNSETS):
+    for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *settings.VM_UNSETS):
         env.delenv(variable, raising=False)
     env.setenv("AWS_CONFIG_FILE", str(tmp / "no-aws-files" / "config"))
     env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-aws-files" / "credentials"))
