@@ -4,7 +4,14 @@ A server that accepts connections and never answers must not hang a command: eac
 gives up after :data:`CONNECT_TIMEOUT` seconds to connect and :data:`READ_TIMEOUT` seconds of
 silence, and is tried :data:`ATTEMPTS` times in all with botocore's *standard* retry mode
 (exponential backoff with jitter; throttling and 5xx answers retried too). The worst case for
-one request is therefore about ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` plus backoff.
+one request is therefore ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` plus the backoff
+between tries (at most 1 s, then 2 s): ``3 * (3 + 6) + 1 + 2 = 30`` seconds. The three numbers
+are chosen together for that total: a learner who mistypes a port waits at most half a minute
+for the one-line error (measured with a server that accepts connections and never answers:
+``bucket list`` gives up after about 20 s, since connecting to it is instant), while 6 s of
+silence is still far longer than a busy sandbox or AWS takes to start answering a request.
+Every bucket verb stops at its first request that gives up, so this total is the verb's too;
+the troubleshooting page of the book says the same.
 
 ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT`` and ``S3LAB_ATTEMPTS`` (read by
 :mod:`s3lab.settings`) change them, e.g. on a slow link. The copy engine on the Common Runtime,
@@ -24,8 +31,8 @@ from typing import Any
 
 from s3lab import settings
 
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 15.0
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 6.0
 ATTEMPTS = 3
 
 
