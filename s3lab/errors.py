@@ -9,6 +9,7 @@ failure gets the same advice in every job. No other module holds advice for an A
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -370,7 +371,30 @@ def translate(exc: BaseException, doing: str = "") -> S3LabError | None:
         return ServiceError(f"{prefix}{name}: {getattr(exc, 'message', exc)}")
     if is_aws_error(exc):
         return ServiceError(f"{prefix}{exc}")
+    if _from_botocore_xml(exc):
+        return ServiceError(
+            f"{prefix}the endpoint answered with something that is not S3's XML ({exc})",
+            "it failed inside (see its log), or it is not an S3 server: check with `s3lab doctor`",
+        )
     return None
+
+
+def _from_botocore_xml(exc: BaseException) -> bool:
+    """True for an XML parse error raised inside botocore (a 500's HTML body, for example).
+
+    botocore parses some answers in its handlers with the standard library's parser, whose
+    error is not botocore's; one raised by other code stays a programming error.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    if not isinstance(exc, ParseError):
+        return False
+    frame = exc.__traceback__
+    while frame is not None:
+        if f"{os.sep}botocore{os.sep}" in frame.tb_frame.f_code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def ini_problem(path: str) -> str:
@@ -388,7 +412,8 @@ def ini_problem(path: str) -> str:
     except configparser.MissingSectionHeaderError as exc:
         return f"line {exc.lineno}: {exc.line.strip()!r} comes before any [section] header"
     except configparser.ParsingError as exc:
-        number, line = exc.errors[0]
+        number = exc.errors[0][0]
+        line = Path(path).expanduser().read_text(encoding="utf-8").splitlines()[number - 1]
         return f"line {number}: {line.strip()!r} is neither `key = value` nor a [section] header"
     except (configparser.DuplicateSectionError, configparser.DuplicateOptionError) as exc:
         return f"line {exc.lineno}: {exc.message.split(': ', 1)[-1]}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import sys
 import threading
 import time
@@ -110,7 +111,7 @@ class TransferPlan:
 
     def warnings(self) -> list[str]:
         """One ``skipped WHAT: WHY`` line per item that could not be copied."""
-        return [f"skipped {what}: {why}" for what, why in self.refused]
+        return [f"skipped {_short(what)}: {why}" for what, why in self.refused]
 
     def lines(self) -> list[str]:
         """One ``(dry run) upload: a -> s3://b/k`` line per file, sorted."""
@@ -122,6 +123,11 @@ class TransferPlan:
                 source, target = target, local
             out.append(f"{verb}: {source} -> {target}")
         return out
+
+
+def _short(text: str, most: int = 120) -> str:
+    """``text``, or its start and end around "...": a 1,000-byte key is no line to read."""
+    return text if len(text) <= most else f"{text[: most - 30]}...{text[-27:]}"
 
 
 def _join(prefix: str, rest: str) -> str:
@@ -208,6 +214,8 @@ def plan_download(client: Any, url: str, target: str | Path, *, only_changed: bo
         objects, pairs = single, [(single[0], local)]
         plan.single = True
     else:
+        if base.exists() and not base.is_dir():  # the whole copy needs a folder: no partial
+            raise UsageError(f"{base} is a file, not a folder", "download a prefix to a folder")
         cut = len(prefix) if (not prefix or prefix.endswith("/")) else len(prefix) + 1
         pairs = []
         planned: set[Path] = set()
@@ -323,9 +331,10 @@ def _finish(plan: TransferPlan, *, dry_run: bool = False) -> None:
     count = len(plan.refused)
     what = "files" if plan.direction == "up" else "objects"
     done = "would be copied" if dry_run else "were copied"
+    there = f" ({plan.skipped} more were there already)" if plan.skipped else ""
     raise PartialError(
         f"{count} {what} could not be copied (one warning each, above); "
-        f"the other {len(plan.pairs)} {done}",
+        f"the other {len(plan.pairs)} {done}{there}",
         plan.warnings(),
         plan,
     )
@@ -473,16 +482,30 @@ def _crt_manager(client: Any) -> Any | None:
         part_size=MULTIPART_THRESHOLD,
         use_ssl=not endpoint.startswith("http://"),
     )
-    addressing = (client.meta.config.s3 or {}).get("addressing_style")
-    session = botocore.session.Session()
+    config = client.meta.config
+    addressing = (config.s3 or {}).get("addressing_style")
+    # The client has read the AWS files already (or, on a sandbox, ignored them): the serializer
+    # gets what it needs from the client, and reads no file (a learner's broken ~/.aws/config
+    # must not break a sandbox upload).
+    nowhere = (None, None, os.devnull, None)
+    session = botocore.session.Session(
+        session_vars={"config_file": nowhere, "credentials_file": nowhere}
+    )
     # Reuse the client's loader: its S3 model is parsed already (saves a tenth of a second).
     session.register_component("data_loader", client._loader)
+    checksums = {
+        name: getattr(config, name)
+        for name in ("request_checksum_calculation", "response_checksum_validation")
+        if getattr(config, name, None)
+    }
     serializer = BotocoreCRTRequestSerializer(
         session,
         {
             "region_name": region,
             "endpoint_url": endpoint,
-            "config": Config(s3={"addressing_style": addressing} if addressing else None),
+            "config": Config(
+                s3={"addressing_style": addressing} if addressing else None, **checksums
+            ),
         },
     )
     return CRTTransferManager(crt_client, serializer)
