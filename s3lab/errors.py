@@ -237,6 +237,11 @@ AWS_ERRORS: dict[str, tuple[type[S3LabError], str]] = {
         ServiceError,
         "the multipart upload was already finished or aborted: run the command again",
     ),
+    "KeyTooLongError": (
+        UsageError,
+        "a key is at most 1,024 bytes of UTF-8 (SeaweedFS: 255 bytes between slashes): "
+        "choose a shorter one",
+    ),
     "EntityTooLarge": (
         UsageError,
         "one PUT takes at most 5 GB: upload with `s3lab bucket put`, which uses multipart",

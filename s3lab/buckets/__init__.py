@@ -510,7 +510,7 @@ def cleanup_candidates(
     A bucket without s3lab's tag is never a candidate, whatever its name.
     """
     cutoff = None
-    if older_than:
+    if older_than is not None:  # "" is a mistake, not "any age"
         cutoff = _dt.datetime.now(_dt.UTC) - parse_age(older_than)
     found = []
     for bucket in list_buckets(client):

@@ -209,6 +209,8 @@ def _bucket_cleanup(args: argparse.Namespace) -> int:
             "cleanup removes only buckets s3lab made: say so",
             "add --made-by-s3lab (with --older-than AGE), or --owner NAME",
         )
+    if args.older_than is not None:
+        buckets.parse_age(args.older_than)  # a bad age is refused before any client is made
     buckets.cleanup(
         _bucket_client(args),
         owner=args.owner,

@@ -38,7 +38,8 @@ def number(
     name = "a whole number" if kind is int else "a number"
 
     def parse(text: str) -> int | float:
-        fix = f"give {name} from {low:g} to {high:g} ({what})"
+        shown = [f"{v:,}" if kind is int else f"{v:g}" for v in (low, high)]
+        fix = f"give {name} from {shown[0]} to {shown[1]} ({what})"
         try:
             value = kind(text.strip())
         except ValueError:
