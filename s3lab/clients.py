@@ -57,7 +57,9 @@ def client_config(*, attempts: int | None = None, **overrides: Any) -> Any:
     values: dict[str, Any] = {
         "connect_timeout": connect,
         "read_timeout": read,
-        "retries": {"mode": "standard", "max_attempts": attempts or tries},
+        # total_max_attempts counts every try; botocore's max_attempts counts only the retries
+        # (the first request comes on top), which made 3 "attempts" four tries.
+        "retries": {"mode": "standard", "total_max_attempts": attempts or tries},
     }
     values.update(overrides)
     return Config(**values)

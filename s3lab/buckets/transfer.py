@@ -364,7 +364,7 @@ def _submit(manager: Any, plan: TransferPlan, progress: _Progress, futures: list
         futures.append(exc)
 
 
-def _shutdown(manager: Any, patience: float = 2.0) -> None:
+def _shutdown(manager: Any, patience: float = 1.0) -> None:
     """Cancel what is in flight, waiting at most ``patience`` seconds.
 
     A request to a server that stopped answering may never end by itself (the Common Runtime
@@ -489,7 +489,11 @@ def _crt_manager(client: Any) -> Any | None:
     # must not break a sandbox upload).
     nowhere = (None, None, os.devnull, None)
     session = botocore.session.Session(
-        session_vars={"config_file": nowhere, "credentials_file": nowhere}
+        session_vars={
+            "config_file": nowhere,
+            "credentials_file": nowhere,
+            "profile": (None, None, None, None),  # AWS_PROFILE may name none here: unread
+        }
     )
     # Reuse the client's loader: its S3 model is parsed already (saves a tenth of a second).
     session.register_component("data_loader", client._loader)

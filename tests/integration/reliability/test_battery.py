@@ -24,10 +24,17 @@ import botocore.session
 import pytest
 
 import s3lab
-from s3lab import backends, buckets, mount, settings
+from s3lab import backends, buckets, mount, sandbox, settings
 from s3lab.buckets import copy, cost, transfer
 from s3lab.errors import S3LabError
-from tests.support import RELIABILITY, RELIABILITY_BY, ROOT, assert_one_line_error, cli
+from tests.support import (
+    RELIABILITY,
+    RELIABILITY_BY,
+    ROOT,
+    assert_one_line_error,
+    cli,
+    run_cli,
+)
 
 BUCKET = "battery-bucket"
 MISSING = "battery-no-such-bucket"
@@ -776,3 +783,43 @@ def test_a_broken_aws_config(
         assert f"{config} is not a valid AWS ini file: line 3: 'this line is broken'" in text
     elif done.returncode != 0:
         assert_one_line_error(done, "NoSuchBucket")  # the only command here that should fail
+
+
+def test_a_sandbox_started_in_a_learners_broken_environment(tmp_path: Path) -> None:
+    """moto started under a broken ~/.aws/config, a missing profile and a foreign endpoint
+    answered every request with 500; its server now starts with an environment of its own."""
+    (tmp_path / "config").write_text(BROKEN_CONFIG)
+    (tmp_path / "up.txt").write_text("up\n")
+    env = {
+        "S3LAB_HOME": str(tmp_path / "home"),
+        "S3LAB_BACKEND": "moto",
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "config"),
+        "AWS_PROFILE": "nobody",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    started = run_cli("sandbox", "start", "--backend", "moto", env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        box = sandbox.running("moto", tmp_path / "home")
+        assert box is not None
+        raw = Path(f"/proc/{box.pid}/environ").read_bytes().split(b"\0")
+        passed = {item.split(b"=", 1)[0].decode() for item in raw if item.startswith(b"AWS_")}
+        assert passed == {
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_EC2_METADATA_DISABLED",
+        }
+        for command in (
+            ["bucket", "make", "battery-learner-env"],
+            ["bucket", "put", str(tmp_path / "up.txt"), "s3://battery-learner-env/up.txt"],
+            ["bucket", "cost", "battery-learner-env"],
+            ["bucket", "remove", "battery-learner-env", "--force"],
+        ):
+            done = run_cli(*command, env=env)
+            assert done.returncode == 0 and "500" not in done.stderr, (command, done.stderr)
+            RELIABILITY["cases"] += 1
+            RELIABILITY_BY["moto"]["cases"] += 1
+    finally:
+        run_cli("sandbox", "stop", "--backend", "moto", env=env)
