@@ -30,6 +30,8 @@ shared
   ``__init__``              make, list, remove, clean up
   ``names``                 bucket naming rules and unique names
   ``transfer``              put, get, sync
+  ``localfiles``            what cannot be copied to or from here, and why
+  ``uploads``               the big uploads in flight, so that none stays open
   ``copy``                  a bucket from one store to another, streamed, resumable, verified
   ``cost``                  prices as data, and the arithmetic
 ``install/``                the AWS CLI, Mountpoint and the alternatives

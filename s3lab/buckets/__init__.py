@@ -477,8 +477,9 @@ def parse_age(text: str) -> _dt.timedelta:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", text)
     unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]] if match else ""
     if not match or float(match[1]) > {"minutes": 6e8, "hours": 1e7, "days": 4e5}.get(unit, 6e4):
-        # Not a number and a unit; or ages older than S3 (2006), which select nothing, quietly.
-        raise UsageError(f"cannot use the age {text!r}", "write it like 90m, 12h, 1d or 2w")
+        # Not a number and a unit; or an age older than S3 (2006), which would select nothing.
+        what = "no bucket can be older than" if match else "cannot read the age"
+        raise UsageError(f"{what} {text!r}", "write it like 90m, 12h, 1d or 2w")
     return _dt.timedelta(**{unit: float(match[1])})
 
 

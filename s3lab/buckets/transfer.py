@@ -487,21 +487,13 @@ def _crt_manager(client: Any) -> Any | None:
     # The client has read the AWS files already (or, on a sandbox, ignored them): the serializer
     # gets what it needs from the client, and reads no file (a learner's broken ~/.aws/config
     # must not break a sandbox upload).
-    nowhere = (None, None, os.devnull, None)
-    session = botocore.session.Session(
-        session_vars={
-            "config_file": nowhere,
-            "credentials_file": nowhere,
-            "profile": (None, None, None, None),  # AWS_PROFILE may name none here: unread
-        }
-    )
+    nowhere, nobody = (None, None, os.devnull, None), (None, None, None, None)  # nor AWS_PROFILE
+    files = {"config_file": nowhere, "credentials_file": nowhere, "profile": nobody}
+    session = botocore.session.Session(session_vars=files)
     # Reuse the client's loader: its S3 model is parsed already (saves a tenth of a second).
     session.register_component("data_loader", client._loader)
-    checksums = {
-        name: getattr(config, name)
-        for name in ("request_checksum_calculation", "response_checksum_validation")
-        if getattr(config, name, None)
-    }
+    keep = ("request_checksum_calculation", "response_checksum_validation")  # Ceph needs them
+    checksums = {name: getattr(config, name) for name in keep if getattr(config, name, None)}
     serializer = BotocoreCRTRequestSerializer(
         session,
         {

@@ -441,5 +441,6 @@ def _port_hint(ctx: Context, check: Check) -> Check:
     ]
     if not answering:
         return check
-    fix = f"{'; '.join(answering)}: use it (`s3lab configure --sandbox`), or start the right one"
+    there = "`s3lab configure --sandbox` points a profile there"
+    fix = f"{'; '.join(answering)} ({there}); or {check.fix}"
     return Check(check.name, check.status, check.detail, fix)

@@ -296,7 +296,11 @@ API_CASES: list[tuple[str, Callable[[Any, Path], object], tuple[str, ...]]] = [
         lambda c, t: copy.copy_bucket(c, BUCKET, c, BUCKET, dst_prefix="x/", workers=0),
         ("1 to 64",),
     ),
-    ("api-age-overflow", lambda c, t: buckets.cleanup(c, older_than="99999999999w"), ("age",)),
+    (
+        "api-age-overflow",
+        lambda c, t: buckets.cleanup(c, older_than="99999999999w"),
+        ("older than",),
+    ),
     (
         "api-put-long-key",
         lambda c, t: s3lab.put(c, t / "afile.txt", f"s3://{BUCKET}/{'é' * 600}", quiet=True),
@@ -629,6 +633,7 @@ UPLOADS: list[tuple[str, str, list[str]]] = [
     ("fifo", "fifo", ["not a regular file"]),
     ("not-utf8", "name", ["not UTF-8"]),
     ("deep-key", "deep", ["1,024"]),
+    ("unreadable", "unreadable", ["cannot be read (Permission denied)"]),
 ]
 # Backend by backend (the outer loop), so that each one's bucket is made once.
 PARTIAL_CASES = [
@@ -664,6 +669,8 @@ def _odd_entry(folder: Path, kind: str) -> None:
         (folder / "link").symlink_to(folder / "nowhere")
     elif kind == "fifo":
         os.mkfifo(folder / "fifo")  # reading it would wait forever
+    elif kind == "unreadable":  # write-only, even for root: the kernel enforces sysctl modes
+        (folder / "secret").symlink_to("/proc/sys/vm/drop_caches")
     elif kind == "name":
         (folder / os.fsdecode(b"latin1-\xe9.txt")).write_bytes(b"x")  # not UTF-8
     else:  # five folders of 240 bytes: each name is fine, the key is 1,200+ bytes
