@@ -422,12 +422,12 @@ def doctor(profile: str | None = None) -> Report:
 
 
 def _port_hint(ctx: Context, check: Check) -> Check:
-    """Name the port that does answer, when a local endpoint refuses or never answers.
+    """Name the port that does answer, when a local endpoint never answers.
 
     That is most often a mistyped port; a running sandbox's port makes the fix a number.
     """
-    silent = "did not answer" in check.detail or "connection refused" in check.detail
-    if check.status != "FAIL" or not silent:
+    # Only for a silent one: a refused port already gets "start the sandbox, configure it".
+    if check.status != "FAIL" or "did not answer" not in check.detail:
         return check
     parts = urlsplit(ctx.endpoint)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
