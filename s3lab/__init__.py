@@ -14,6 +14,7 @@ shared
 ``errors``                  the exception family and the one table from AWS errors to fixes
 ``processes``               start a child, and signal it only while it is still that child
 ``clients``                 the one client factory: s3lab's timeouts and retries
+``statefiles``              state files written atomically, read warily, updated under a lock
 ``backends``                where requests go, resolved once into a ``Backend``
 ``sandbox/``                the local S3 servers
   ``__init__``              start, stop, find the running ones (moto, SeaweedFS, Ceph)
@@ -29,6 +30,8 @@ shared
   ``__init__``              make, list, remove, clean up
   ``names``                 bucket naming rules and unique names
   ``transfer``              put, get, sync
+  ``localfiles``            what cannot be copied to or from here, and why
+  ``uploads``               the big uploads in flight, so that none stays open
   ``copy``                  a bucket from one store to another, streamed, resumable, verified
   ``cost``                  prices as data, and the arithmetic
 ``install/``                the AWS CLI, Mountpoint and the alternatives

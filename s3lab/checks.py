@@ -195,14 +195,14 @@ def count_files(have: int, want: int, where: str, missing: list[str] | None = No
 
 def read_text(client: S3Client, bucket: str, key: str) -> str | None:
     """An object's text, or None when there is no such object."""
-    from s3lab.errors import code_of, translate
+    from s3lab.errors import code_of, reraise
 
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except Exception as exc:
         if code_of(exc) in ("NoSuchKey", "404"):
             return None
-        raise translate(exc, f"reading s3://{bucket}/{key}") or exc from exc
+        reraise(exc, f"reading s3://{bucket}/{key}")
     return bytes(body).decode("utf-8", errors="replace")
 
 

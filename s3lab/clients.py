@@ -4,7 +4,14 @@ A server that accepts connections and never answers must not hang a command: eac
 gives up after :data:`CONNECT_TIMEOUT` seconds to connect and :data:`READ_TIMEOUT` seconds of
 silence, and is tried :data:`ATTEMPTS` times in all with botocore's *standard* retry mode
 (exponential backoff with jitter; throttling and 5xx answers retried too). The worst case for
-one request is therefore about ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` plus backoff.
+one request is therefore ``ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)`` plus the backoff
+between tries (at most 1 s, then 2 s): ``3 * (3 + 6) + 1 + 2 = 30`` seconds. The three numbers
+are chosen together for that total: a learner who mistypes a port waits at most half a minute
+for the one-line error (measured with a server that accepts connections and never answers:
+``bucket list`` gives up after about 20 s, since connecting to it is instant), while 6 s of
+silence is still far longer than a busy sandbox or AWS takes to start answering a request.
+Every bucket verb stops at its first request that gives up, so this total is the verb's too;
+the troubleshooting page of the book says the same.
 
 ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT`` and ``S3LAB_ATTEMPTS`` (read by
 :mod:`s3lab.settings`) change them, e.g. on a slow link. The copy engine on the Common Runtime,
@@ -38,8 +45,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client, S3ServiceResource
     from mypy_boto3_sts import STSClient
 
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 15.0
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 6.0
 ATTEMPTS = 3
 #: Connections a client for bulk work keeps open: two for each of s3lab's parallel workers.
 BULK_CONNECTIONS = 32
@@ -66,7 +73,9 @@ def client_config(*, attempts: int | None = None, **overrides: Any) -> Config:
     values: dict[str, Any] = {
         "connect_timeout": connect,
         "read_timeout": read,
-        "retries": {"mode": "standard", "max_attempts": attempts or tries},
+        # total_max_attempts counts every try; botocore's max_attempts counts only the retries
+        # (the first request comes on top), which made 3 "attempts" four tries.
+        "retries": {"mode": "standard", "total_max_attempts": attempts or tries},
     }
     values.update(overrides)
     return Config(**values)

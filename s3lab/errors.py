@@ -9,7 +9,9 @@ failure gets the same advice in every job. No other module holds advice for an A
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, NoReturn
 
 
 class S3LabError(Exception):
@@ -106,6 +108,24 @@ class InstallError(S3LabError, RuntimeError):
     """A download, signature check or installer step failed; nothing half-installed is left."""
 
     fix = "run the same `s3lab install` again; `--dry-run` shows each step"
+
+
+class PartialError(S3LabError):
+    """A copy copied what it could; some items could not be (``warnings``: one line each).
+
+    Raised after the rest is done, never instead of it: a download that meets one object it
+    cannot write as a local file still brings back every other one. ``plan`` is what was done.
+    """
+
+    exit_code = 1
+    fix = "fix or move what each warning names, then run the same command again"
+
+    def __init__(
+        self, message: str, warnings: list[str] | None = None, plan: object = None
+    ) -> None:
+        super().__init__(message)
+        self.warnings = warnings or []
+        self.plan = plan
 
 
 class Interrupted(KeyboardInterrupt):
@@ -217,6 +237,11 @@ AWS_ERRORS: dict[str, tuple[type[S3LabError], str]] = {
         ServiceError,
         "the multipart upload was already finished or aborted: run the command again",
     ),
+    "KeyTooLongError": (
+        UsageError,
+        "a key is at most 1,024 bytes of UTF-8 (SeaweedFS: 255 bytes between slashes): "
+        "choose a shorter one",
+    ),
     "EntityTooLarge": (
         UsageError,
         "one PUT takes at most 5 GB: upload with `s3lab bucket put`, which uses multipart",
@@ -290,8 +315,9 @@ def translate(exc: BaseException, doing: str = "") -> S3LabError | None:
     """Translate an error from botocore, s3transfer or the CRT into an S3LabError with a fix.
 
     Returns None for anything else (a programming error keeps its traceback). ``doing`` says
-    what s3lab was doing, e.g. ``"removing bucket b"``; it leads the message. Use as
-    ``raise translate(exc, "...") or exc from exc`` where only AWS errors are expected.
+    what s3lab was doing, e.g. ``"removing bucket b"``; it leads the message. To raise the
+    result, use :func:`reraise` (``translate(exc) or exc from exc`` would make an untranslated
+    error its own cause).
     """
     from botocore import exceptions as be
 
@@ -320,10 +346,7 @@ def translate(exc: BaseException, doing: str = "") -> S3LabError | None:
             "with `s3lab configure --profile NAME`",
         )
     if isinstance(exc, be.ConfigParseError):
-        return ConfigError(
-            f"{prefix}{exc}",
-            "open the file in an editor and fix its syntax (each section starts with [name])",
-        )
+        return broken_ini(str((getattr(exc, "kwargs", None) or {}).get("path") or ""), prefix)
     if isinstance(exc, be.NoRegionError):
         return ConfigError(f"{prefix}no region is set", "set one with `s3lab configure --region R`")
     if isinstance(exc, (be.ConnectTimeoutError, be.ReadTimeoutError)):
@@ -353,7 +376,83 @@ def translate(exc: BaseException, doing: str = "") -> S3LabError | None:
         return ServiceError(f"{prefix}{name}: {getattr(exc, 'message', exc)}")
     if is_aws_error(exc):
         return ServiceError(f"{prefix}{exc}")
+    if _from_botocore_xml(exc):
+        return ServiceError(
+            f"{prefix}the endpoint answered with something that is not S3's XML ({exc})",
+            "it failed inside (see its log), or it is not an S3 server: check with `s3lab doctor`",
+        )
     return None
+
+
+def _from_botocore_xml(exc: BaseException) -> bool:
+    """True for an XML parse error raised inside botocore (a 500's HTML body, for example).
+
+    botocore parses some answers in its handlers with the standard library's parser, whose
+    error is not botocore's; one raised by other code stays a programming error.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    if not isinstance(exc, ParseError):
+        return False
+    frame = exc.__traceback__
+    while frame is not None:
+        if f"{os.sep}botocore{os.sep}" in frame.tb_frame.f_code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
+
+
+def ini_problem(path: str) -> str:
+    """Where and how an AWS ini file (``~/.aws/config``) is broken: ``line 7: ...``, or ``""``.
+
+    botocore's own error says only "Unable to parse config file"; the same parser it uses
+    (``configparser.RawConfigParser``) knows the line, so the file is parsed again to ask it.
+    """
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        with Path(path).expanduser().open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except configparser.MissingSectionHeaderError as exc:
+        return f"line {exc.lineno}: {exc.line.strip()!r} comes before any [section] header"
+    except configparser.ParsingError as exc:
+        number = exc.errors[0][0]
+        line = Path(path).expanduser().read_text(encoding="utf-8").splitlines()[number - 1]
+        return f"line {number}: {line.strip()!r} is neither `key = value` nor a [section] header"
+    except (configparser.DuplicateSectionError, configparser.DuplicateOptionError) as exc:
+        return f"line {exc.lineno}: {exc.message.split(': ', 1)[-1]}"
+    except configparser.Error as exc:
+        return str(exc).splitlines()[0]
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
+def broken_ini(path: str, doing: str = "") -> ConfigError:
+    """The one error for an AWS ini file that does not parse: the file, the line, the fix."""
+    where = ini_problem(path) if path else ""
+    name = path or "an AWS config file"
+    return ConfigError(
+        f"{doing}{name} is not a valid AWS ini file" + (f": {where}" if where else ""),
+        f"open {name} in an editor and fix that line (each section starts with [name], "
+        "then `key = value` lines), or move the file away to start afresh",
+    )
+
+
+def reraise(exc: BaseException, doing: str = "") -> NoReturn:
+    """Raise :func:`translate`'s error for ``exc`` (caused by it), or ``exc`` itself unchanged.
+
+    Call it in ``except ... as exc:``. An error :func:`translate` does not know (a programming
+    error) is raised as it is, its traceback and cause untouched. The pattern it replaces,
+    ``raise translate(exc) or exc from exc``, made such an error its own cause.
+    """
+    translated = translate(exc, doing)
+    if translated is None or translated is exc:
+        raise exc
+    raise translated from exc
 
 
 def _by_status(status: int) -> tuple[type[S3LabError], str]:

@@ -98,19 +98,30 @@ class Settings:
     attempts: int | None = None
 
 
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float | None:
+def _number(
+    env: Mapping[str, str], name: str, kind: type[int] | type[float], *, zero: bool = False
+) -> int | float | None:
+    """A positive number (or 0, with ``zero``), or None when unset.
+
+    0, a negative or ``nan`` would quietly mean the default (or a client that never waits), so
+    they are refused, like a word.
+    """
     raw = (env.get(name) or "").strip()
     if not raw:
         return None
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
+        value = None
+    if value is None or not (value >= 0 if zero else value > 0) or value == float("inf"):
         # Imported here: errors imports nothing from s3lab either, but keep this module a leaf.
         from s3lab.errors import UsageError
 
+        least = "of 0 or more" if zero else "above 0"
         raise UsageError(
-            f"{name}={raw!r} is not a number", f"set {name} to a number, or unset it"
-        ) from None
+            f"{name}={raw!r} is not a number {least}", f"set {name} to one, or unset it"
+        )
+    return value
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
@@ -138,7 +149,7 @@ def read(env: Mapping[str, str] | None = None) -> Settings:
         mountpoint_url=_url(env, "S3LAB_MOUNTPOINT_URL"),
         mountpoint_key_url=_url(env, "S3LAB_MOUNTPOINT_KEY_URL"),
         mountpoint_fingerprints=_list(env, "S3LAB_MOUNTPOINT_FINGERPRINT"),
-        download_retries=_number(env, "S3LAB_DOWNLOAD_RETRIES", int),  # type: ignore[arg-type]
+        download_retries=_number(env, "S3LAB_DOWNLOAD_RETRIES", int, zero=True),  # type: ignore[arg-type]
         download_backoff=_number(env, "S3LAB_DOWNLOAD_BACKOFF", float),
         download_timeout=_number(env, "S3LAB_DOWNLOAD_TIMEOUT", float),
         connect_timeout=_number(env, "S3LAB_CONNECT_TIMEOUT", float),

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from s3lab import backends, clients
 from s3lab.buckets.names import require_valid_name, unique_name
 from s3lab.configure.regions import check_region, region_error
-from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, translate
+from s3lab.errors import AWS_ERRORS, BucketError, UsageError, code_of, reraise
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -114,7 +114,7 @@ def make_bucket(
                 f"use a generated name, such as {unique_name(name.rsplit('-', 2)[0])}",
             ) from exc
         if code != "BucketAlreadyOwnedByYou":  # already ours: fine, go on to tag it
-            raise translate(exc, f"creating bucket {name}") or exc from exc
+            reraise(exc, f"creating bucket {name}")
         existed = True
     wanted = {
         MADE_BY[0]: MADE_BY[1],
@@ -135,7 +135,7 @@ def make_bucket(
             Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(wanted.items())]},
         )
     except ClientError as exc:
-        raise translate(exc, f"tagging bucket {name}") or exc from exc
+        reraise(exc, f"tagging bucket {name}")
     return name
 
 
@@ -161,7 +161,7 @@ def bucket_tags(client: S3Client, name: str) -> dict[str, str]:
     except ClientError as exc:
         if code_of(exc) in ("NoSuchTagSet", "NoSuchTagSetError", "NotImplemented"):
             return {}
-        raise translate(exc, f"reading the tags of {name}") or exc from exc
+        reraise(exc, f"reading the tags of {name}")
     return {tag["Key"]: tag["Value"] for tag in tag_set}
 
 
@@ -182,7 +182,7 @@ def list_buckets(client: S3Client) -> list[dict[str, Any]]:
     try:
         buckets = client.list_buckets().get("Buckets", [])
     except Exception as exc:
-        raise translate(exc, "listing buckets") or exc from exc
+        reraise(exc, "listing buckets")
     return sorted(
         ({"name": b["Name"], "created": b.get("CreationDate")} for b in buckets),
         key=lambda b: b["name"],
@@ -197,7 +197,7 @@ def iter_objects(client: S3Client, bucket: str, prefix: str = "") -> Iterator[Ob
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], int(item["Size"]), item.get("LastModified"))
     except Exception as exc:
-        raise translate(exc, f"listing s3://{bucket}/{prefix}") or exc from exc
+        reraise(exc, f"listing s3://{bucket}/{prefix}")
 
 
 @dataclass
@@ -224,7 +224,7 @@ def bucket_region(client: S3Client, bucket: str) -> str:
     try:
         location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
     except Exception as exc:
-        raise translate(exc, f"finding the region of {bucket}") or exc from exc
+        reraise(exc, f"finding the region of {bucket}")
     return location or "us-east-1"
 
 
@@ -393,7 +393,7 @@ def empty_bucket(
                     future.cancel()
                 raise
     except ClientError as exc:
-        raise translate(exc, f"emptying bucket {bucket}") or exc from exc
+        reraise(exc, f"emptying bucket {bucket}")
     return removal
 
 
@@ -432,7 +432,7 @@ def remove_bucket(
                 f"bucket {bucket} still holds old object versions or delete markers",
                 fix.replace("NAME", bucket),
             ) from exc
-        raise translate(exc, f"removing bucket {bucket}") or exc from exc
+        reraise(exc, f"removing bucket {bucket}")
     removal.removed = True
     return removal
 
@@ -441,15 +441,17 @@ def remove_bucket(
 
 
 def parse_age(text: str) -> _dt.timedelta:
-    """``90m``, ``12h``, ``1d``, ``2w`` into a timedelta.
+    """``90m``, ``12h``, ``1d``, ``2w`` into a timedelta; longer than S3 has existed: refused.
 
     Raises:
-        UsageError: ``text`` is not an age such as 90m, 12h, 1d or 2w.
+        UsageError: ``text`` is not an age such as 90m, 12h, 1d or 2w, or is older than S3.
     """
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", text)
-    if not match:
-        raise UsageError(f"cannot read the age {text!r}", "write it like 90m, 12h, 1d or 2w")
-    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]] if match else ""
+    if not match or float(match[1]) > {"minutes": 6e8, "hours": 1e7, "days": 4e5}.get(unit, 6e4):
+        # Not a number and a unit; or an age older than S3 (2006), which would select nothing.
+        what = "no bucket can be older than" if match else "cannot read the age"
+        raise UsageError(f"{what} {text!r}", "write it like 90m, 12h, 1d or 2w")
     return _dt.timedelta(**{unit: float(match[1])})
 
 
@@ -481,7 +483,7 @@ def cleanup_candidates(
     A bucket without s3lab's tag is never a candidate, whatever its name.
     """
     cutoff = None
-    if older_than:
+    if older_than is not None:  # "" is a mistake, not "any age"
         cutoff = _dt.datetime.now(_dt.UTC) - parse_age(older_than)
     found = []
     for bucket in list_buckets(client):

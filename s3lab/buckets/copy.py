@@ -185,6 +185,8 @@ def copy_bucket(
     size)`` after each object is copied (an exception it raises stops the copy, as an
     interruption would), and ``on_bytes(n)`` as bytes are sent, from worker threads.
     """
+    if not 1 <= workers <= 64:  # 0 or less used to be quietly taken as 1
+        raise UsageError(f"{workers} workers cannot copy", "give 1 to 64 (the default is 8)")
     wanted = listing(source, src_bucket, src_prefix)
     present = listing(dest, dst_bucket, dst_prefix)
     todo = [
@@ -195,7 +197,7 @@ def copy_bucket(
     done = Copied(skipped=len(wanted) - len(todo))
     if on_plan:
         on_plan(len(todo), sum(entry.size for entry in todo), done.skipped)
-    pool = ThreadPoolExecutor(max(1, workers))
+    pool = ThreadPoolExecutor(workers)
     try:
         pending: set[Future[None]] = set()
         futures: dict[Future[None], Entry] = {}

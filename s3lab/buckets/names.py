@@ -148,3 +148,47 @@ def unique_name(
     day = (today or _dt.date.today()).strftime("%Y%m%d")
     token = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return require_valid_name(f"{start}-{day}-{token}")
+
+
+# --- object keys ---------------------------------------------------------------------------------
+
+#: S3's limit on an object key (prefix, slashes and name together), in UTF-8 *bytes*: 1,024
+#: ASCII characters, but only 512 accented ones. S3 answers KeyTooLongError above it; moto and
+#: SeaweedFS accept longer keys, so s3lab checks it itself, the same for every backend.
+MAX_KEY_BYTES = 1024
+
+
+def key_problem(key: str) -> str | None:
+    """What makes ``key`` a key S3 refuses (or one no copy could bring back), else None.
+
+    The rules, in the order they are checked: not empty; UTF-8 text (a file name in another
+    encoding is not); at most :data:`MAX_KEY_BYTES` bytes in UTF-8; no ``.`` or ``..`` path
+    segment (S3's URLs and every SDK resolve them, so the object cannot be addressed as
+    written, and a download would climb out of its folder); not ``soap`` (S3 refuses it in
+    virtual-hosted requests, AWS's default).
+    """
+    if not key:
+        return "is empty: an object needs a key"
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not UTF-8 text (a file name written in another encoding)"
+    if size > MAX_KEY_BYTES:
+        return f"is {size:,} bytes long in UTF-8; S3 allows at most {MAX_KEY_BYTES:,}"
+    if any(part in (".", "..") for part in key.split("/")):
+        return "has a '.' or '..' path segment, which S3's URLs resolve away"
+    if key == "soap":
+        return "is 'soap', which S3 refuses in virtual-hosted requests"
+    return None
+
+
+def require_valid_key(key: str, where: str = "") -> str:
+    """Return ``key`` if S3 would take it, else raise UsageError: before any request is sent."""
+    broken = key_problem(key)
+    if broken:
+        shown = key if len(key) <= 60 else f"{key[:40]}...{key[-12:]}"
+        raise UsageError(
+            f"the key {shown!r}{where} {broken}",
+            "choose a shorter key made of UTF-8 text, without '.' or '..' segments",
+        )
+    return key

@@ -13,26 +13,26 @@ chooses) hands the client's endpoint and credentials to s3transfer's CRT pieces 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import json
 import logging
+import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from s3lab import clients, settings
-from s3lab.buckets import WORKERS, ObjectInfo, iter_objects, split_url
+from s3lab import clients
+from s3lab.buckets import WORKERS, ObjectInfo, iter_objects, localfiles, names, split_url, uploads
 from s3lab.errors import (
     BucketError,
     EndpointError,
     Interrupted,
+    PartialError,
     S3LabError,
     UsageError,
+    reraise,
     translate,
 )
 
@@ -92,7 +92,9 @@ def sync(
         plan = plan_upload(client, source, str(target), only_changed=True)
     else:
         plan = plan_download(client, str(source), target, only_changed=True)
-    if not dry_run:
+    if dry_run:
+        _finish(plan, dry_run=True)
+    else:
         run_plan(client, plan, quiet=quiet, engine=engine)
     return plan
 
@@ -107,8 +109,15 @@ class TransferPlan:
     direction: str  # "up" or "down"
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (local path, key)
     bytes: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already there (sync)
     bucket: str = ""
+    # what could not be copied, and why: (a local path or an s3:// URL, the reason)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    single: bool = False  # one file or object: its failure is the command's error
+
+    def warnings(self) -> list[str]:
+        """One ``skipped WHAT: WHY`` line per item that could not be copied."""
+        return [f"skipped {_short(what)}: {why}" for what, why in self.refused]
 
     def lines(self) -> list[str]:
         """One ``(dry run) upload: a -> s3://b/k`` line per file, sorted."""
@@ -122,11 +131,9 @@ class TransferPlan:
         return out
 
 
-def _local_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Every file under ``root`` with its key suffix (``/``-separated), sorted."""
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            yield path, path.relative_to(root).as_posix()
+def _short(text: str, most: int = 120) -> str:
+    """``text``, or its start and end around "...": a 1,000-byte key is no line to read."""
+    return text if len(text) <= most else f"{text[: most - 30]}...{text[-27:]}"
 
 
 def _join(prefix: str, rest: str) -> str:
@@ -149,11 +156,27 @@ def plan_upload(
     if not path.exists():
         raise UsageError(f"{path} does not exist", "check the path (ls it)")
     plan = TransferPlan("up", bucket=bucket)
+    if prefix:
+        names.require_valid_key(prefix.rstrip("/") or prefix, " (the prefix)")
     if path.is_file():
         key = _join(prefix, path.name) if (not prefix or prefix.endswith("/")) else prefix
+        names.require_valid_key(key)  # one file: refused before any request
+        why = localfiles.unreadable(path)
+        if why:
+            raise UsageError(f"{path}: {why}", "check the file's permissions (ls -l it)")
         files = [(path, key)]
+        plan.single = True
+    elif not path.is_dir():
+        raise UsageError(f"{path} is not a file or a folder", "upload a regular file or folder")
     else:
-        files = [(p, _join(prefix, rest)) for p, rest in _local_files(path)]
+        files = []
+        for local, rest, why in localfiles.entries(path):
+            key = _join(prefix, rest)
+            broken = names.key_problem(key)
+            if why or broken:
+                plan.refused.append((str(local), why or f"its key {broken}"))
+            else:
+                files.append((local, key))
     existing: dict[str, ObjectInfo] = {}
     if only_changed:
         existing = {o.key: o for o in iter_objects(client, bucket, prefix)}
@@ -190,15 +213,48 @@ def plan_download(
     bucket, prefix = split_url(url)
     plan = TransferPlan("down", bucket=bucket)
     base = Path(_not_empty(target, "target"))
-    objects = [o for o in iter_objects(client, bucket, prefix) if not o.key.endswith("/")]
+    if prefix:
+        names.require_valid_key(prefix.rstrip("/") or prefix, " (the prefix)")
+    listed = list(iter_objects(client, bucket, prefix))
+    # A key ending in "/" with no bytes is a folder marker (the console makes them): nothing
+    # to copy. One that holds bytes cannot be a file: no file name ends in "/".
+    objects = [o for o in listed if not o.key.endswith("/")]
     single = [o for o in objects if o.key == prefix]
     if single and not prefix.endswith("/"):
         local = base / Path(prefix).name if base.is_dir() else base
+        why = localfiles.unwritable(local, base.parent if local == base else base, set())
+        if why:
+            raise S3LabError(
+                f"cannot write s3://{bucket}/{prefix} to {local}: {why}",
+                "choose another local path: its folder must be a folder, and writable",
+            )
         objects, pairs = single, [(single[0], local)]
+        plan.single = True
     else:
+        if base.exists() and not base.is_dir():  # the whole copy needs a folder: no partial
+            raise UsageError(f"{base} is a file, not a folder", "download a prefix to a folder")
         cut = len(prefix) if (not prefix or prefix.endswith("/")) else len(prefix) + 1
-        pairs = [(o, base / o.key[cut:].lstrip("/")) for o in objects]
-        if prefix and not objects:
+        pairs = []
+        planned: set[Path] = set()
+        for obj in listed:
+            rest = obj.key[cut:]
+            if obj.key.endswith("/"):
+                if obj.size:
+                    why = (
+                        f"its key ends in '/' but it holds {obj.size:,} bytes: no file is named so"
+                    )
+                    plan.refused.append((f"s3://{bucket}/{obj.key}", why))
+                continue
+            local = base / rest.lstrip("/")
+            why = localfiles.segments_problem(rest.lstrip("/")) or localfiles.unwritable(
+                local, base, planned
+            )
+            if why:
+                plan.refused.append((f"s3://{bucket}/{obj.key}", why))
+                continue
+            planned.add(local)
+            pairs.append((obj, local))
+        if prefix and not listed:
             raise BucketError(f"nothing at s3://{bucket}/{prefix}", "list it: s3lab bucket list")
     for obj, local in pairs:
         if only_changed and local.exists() and local.stat().st_size == obj.size:
@@ -223,18 +279,24 @@ def run_plan(
     aborts its multipart upload first, so none stays open (and billed) on the server. A copy
     that makes no progress for :func:`clients.stall_seconds` is given up as stalled.
 
+    One file that cannot be read or written locally does not stop the others: it joins
+    ``plan.refused``, and once the rest is copied a :class:`PartialError` names the count.
+    An error from S3 itself (a missing bucket, refused keys, a dead server) stops the copy.
+
     Raises:
         Interrupted: Ctrl-C; the message says what was copied and what was not.
+        PartialError: some files could not be copied; the rest were.
     """
     if not plan.pairs:
+        _finish(plan)
         return 0
     big = _big_uploads(plan)
     if big:
-        _clean_up(client, plan.bucket, big)  # what an earlier, failed run left open
-        _record(client, plan.bucket, big)
+        uploads.clean_up(client, plan.bucket, big)  # what an earlier, failed run left open
+        uploads.record(client, plan.bucket, big)
     manager = transfer_manager(client, engine=engine)
     progress = _Progress(plan.bytes, "upload" if plan.direction == "up" else "download", quiet)
-    futures: list[Any] = []
+    futures: list[Any] = []  # (pair, future) as submitted; an exception that stops it all
     # Submitting blocks once many copies are in flight; a helper thread does it, so that this
     # one can watch for a stall (and for Ctrl-C) all along.
     submitter = threading.Thread(target=_submit, args=(manager, plan, progress, futures))
@@ -242,41 +304,90 @@ def run_plan(
     try:
         submitter.start()
         _wait(submitter, futures, progress, client.meta.endpoint_url)
-        for future in futures:
-            if not isinstance(future, BaseException):
+        done = []
+        for entry in futures:
+            if isinstance(entry, BaseException):
+                raise entry
+            pair, future = entry
+            try:
                 future.result()
-            else:
-                raise future
+            except Exception as exc:
+                why = _local_failure(exc, plan)
+                if not why:
+                    raise
+                plan.refused.append((pair[0] if plan.direction == "up" else pair[1], why))
+                continue
+            done.append(pair)
     except KeyboardInterrupt:
         _shutdown(manager)
-        _clean_up(client, plan.bucket, big)
+        uploads.clean_up(client, plan.bucket, big)
         raise Interrupted(_what_was_done(plan, futures)) from None
     except Exception as exc:
         _shutdown(manager)
-        _clean_up(client, plan.bucket, big)
-        raise _failed(exc, f"copying to or from s3://{plan.bucket}") from exc
+        uploads.clean_up(client, plan.bucket, big)
+        _failed(exc, f"copying to or from s3://{plan.bucket}")
     finally:
         progress.close()
     manager.shutdown()
-    _forget(client, plan.bucket, big)
+    uploads.forget(client, plan.bucket, big)
+    plan.pairs = done
+    _finish(plan)
     return len(plan.pairs)
 
 
+def _local_failure(exc: BaseException, plan: TransferPlan) -> str:
+    """Why one file failed on this machine's side (to skip it), or ``""`` (stop the copy).
+
+    Only a local file system error on a copy of several files is skipped; a single file's
+    error is the command's error, as before.
+    """
+    if plan.single or translate(exc) is not None or not isinstance(exc, OSError):
+        return ""
+    verb = "read" if plan.direction == "up" else "written"
+    return f"it could not be {verb} here ({exc.strerror or exc})"
+
+
+def _finish(plan: TransferPlan, *, dry_run: bool = False) -> None:
+    """Raise :class:`PartialError` when some items of the plan could not be copied."""
+    if not plan.refused:
+        return
+    count = len(plan.refused)
+    what = "files" if plan.direction == "up" else "objects"
+    done = "would be copied" if dry_run else "were copied"
+    there = f" ({plan.skipped} more were there already)" if plan.skipped else ""
+    raise PartialError(
+        f"{count} {what} could not be copied (one warning each, above); "
+        f"the other {len(plan.pairs)} {done}{there}",
+        plan.warnings(),
+        plan,
+    )
+
+
 def _submit(manager: Any, plan: TransferPlan, progress: _Progress, futures: list[Any]) -> None:
-    """Hand every pair to the manager; an error in doing so is put where a future would be."""
+    """Hand every pair to the manager; an error in doing so is put where a future would be.
+
+    A download whose folder cannot be made is skipped (it joins ``plan.refused``).
+    """
     try:
         for local, key in plan.pairs:
             subscribers = [progress.subscriber()]
             if plan.direction == "up":
-                futures.append(manager.upload(local, plan.bucket, key, subscribers=subscribers))
+                future = manager.upload(local, plan.bucket, key, subscribers=subscribers)
             else:
-                Path(local).parent.mkdir(parents=True, exist_ok=True)
-                futures.append(manager.download(plan.bucket, key, local, subscribers=subscribers))
+                try:
+                    Path(local).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    if plan.single:
+                        raise
+                    plan.refused.append((key, f"its folder cannot be made ({exc.strerror})"))
+                    continue
+                future = manager.download(plan.bucket, key, local, subscribers=subscribers)
+            futures.append(((local, key), future))
     except Exception as exc:
         futures.append(exc)
 
 
-def _shutdown(manager: Any, patience: float = 2.0) -> None:
+def _shutdown(manager: Any, patience: float = 1.0) -> None:
     """Cancel what is in flight, waiting at most ``patience`` seconds.
 
     A request to a server that stopped answering may never end by itself (the Common Runtime
@@ -300,7 +411,7 @@ def _wait(
     def finished() -> bool:
         if any(isinstance(f, BaseException) for f in futures):
             return True
-        return not submitter.is_alive() and all(f.done() for f in futures)
+        return not submitter.is_alive() and all(f.done() for _, f in futures)
 
     while not finished():
         time.sleep(0.1)
@@ -312,7 +423,7 @@ def _wait(
 
 
 def _what_was_done(plan: TransferPlan, futures: list[Any]) -> str:
-    done = sum(1 for f in futures if not isinstance(f, BaseException) and _succeeded(f))
+    done = sum(1 for f in futures if not isinstance(f, BaseException) and _succeeded(f[1]))
     verb = "uploaded" if plan.direction == "up" else "downloaded"
     return (
         f"interrupted: {verb} {done} of {len(plan.pairs)} files; the rest were not copied "
@@ -338,84 +449,6 @@ def _big_uploads(plan: TransferPlan) -> list[str]:
     if plan.direction != "up":
         return []
     return [key for local, key in plan.pairs if Path(local).stat().st_size > MULTIPART_THRESHOLD]
-
-
-def _records_file() -> Path:
-    return settings.home() / "uploads.json"
-
-
-def _load() -> list[dict[str, str]]:
-    try:
-        return list(json.loads(_records_file().read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return []
-
-
-def _save(records: list[dict[str, str]]) -> None:
-    path = _records_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(records, indent=1), encoding="utf-8")
-    temporary.replace(path)
-
-
-def _mine(record: dict[str, str], client: S3Client, bucket: str, keys: list[str]) -> bool:
-    # Not matched on the endpoint: a restarted sandbox has a new port, the same uploads.
-    return record.get("bucket") == bucket and record.get("key") in keys
-
-
-def _record(client: S3Client, bucket: str, keys: list[str]) -> None:
-    started = _dt.datetime.now(_dt.UTC).isoformat()
-    records = [r for r in _load() if not _mine(r, client, bucket, keys)]
-    for key in keys:
-        records.append(
-            {"endpoint": client.meta.endpoint_url, "bucket": bucket, "key": key, "started": started}
-        )
-    _save(records)
-
-
-def _forget(client: S3Client, bucket: str, keys: list[str]) -> None:
-    if keys:
-        _save([r for r in _load() if not _mine(r, client, bucket, keys)])
-
-
-def abort_stale_uploads(client: S3Client, bucket: str, keys: list[str]) -> int:
-    """Abort the multipart uploads an earlier, failed s3lab run left open for ``keys``.
-
-    Only uploads s3lab recorded (same bucket and key, started since the record) are aborted;
-    older ones, and other keys', are left alone. Returns how many were aborted.
-    """
-    records = [r for r in _load() if _mine(r, client, bucket, keys)]
-    aborted = 0
-    for record in records:
-        since = _dt.datetime.fromisoformat(record["started"]) - _dt.timedelta(minutes=1)
-        pages = client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=bucket, Prefix=record["key"]
-        )
-        for page in pages:
-            for upload in page.get("Uploads", []):
-                initiated = upload.get("Initiated")
-                if upload["Key"] == record["key"] and (initiated is None or initiated >= since):
-                    client.abort_multipart_upload(
-                        Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                    )
-                    aborted += 1
-    if aborted:
-        logger.info("aborted %d multipart upload(s) a failed run left open", aborted)
-    _forget(client, bucket, [r["key"] for r in records])
-    return aborted
-
-
-def _clean_up(client: S3Client, bucket: str, keys: list[str]) -> None:
-    """Abort the uploads a failed run left, if the server answers (else: on the next run).
-
-    Never fails: a copy must not be stopped by a clean-up it cannot do (e.g. no permission to
-    list uploads).
-    """
-    if not keys:
-        return
-    with contextlib.suppress(Exception):
-        abort_stale_uploads(client, bucket, keys)
 
 
 def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
@@ -476,16 +509,26 @@ def _crt_manager(client: S3Client) -> Any | None:
         part_size=MULTIPART_THRESHOLD,
         use_ssl=not endpoint.startswith("http://"),
     )
-    addressing = (client.meta.config.s3 or {}).get("addressing_style")  # type: ignore[attr-defined]
-    session = botocore.session.Session()
+    config = client.meta.config
+    addressing = (config.s3 or {}).get("addressing_style")  # type: ignore[attr-defined]
+    # The client has read the AWS files already (or, on a sandbox, ignored them): the serializer
+    # gets what it needs from the client, and reads no file (a learner's broken ~/.aws/config
+    # must not break a sandbox upload).
+    nowhere, nobody = (None, None, os.devnull, None), (None, None, None, None)  # nor AWS_PROFILE
+    files = {"config_file": nowhere, "credentials_file": nowhere, "profile": nobody}
+    session = botocore.session.Session(session_vars=files)
     # Reuse the client's loader: its S3 model is parsed already (saves a tenth of a second).
     session.register_component("data_loader", client._loader)  # type: ignore[attr-defined]
+    keep = ("request_checksum_calculation", "response_checksum_validation")  # Ceph needs them
+    checksums = {name: getattr(config, name) for name in keep if getattr(config, name, None)}
     serializer = BotocoreCRTRequestSerializer(
         session,
         {
             "region_name": region,
             "endpoint_url": endpoint,
-            "config": Config(s3={"addressing_style": addressing} if addressing else None),
+            "config": Config(
+                s3={"addressing_style": addressing} if addressing else None, **checksums
+            ),
         },
     )
     return CRTTransferManager(crt_client, serializer)
@@ -528,15 +571,13 @@ class _Progress:
         self.bar.close()
 
 
-def _failed(exc: Exception, doing: str) -> BaseException:
-    """The error to raise for a failed copy: AWS's with its fix, or the local file system's."""
-    translated = translate(exc, doing)
-    if translated is not None:
-        return translated
-    if isinstance(exc, OSError):
-        return S3LabError(
+def _failed(exc: Exception, doing: str) -> NoReturn:
+    """Raise the error for a failed copy: AWS's with its fix, or the local file system's."""
+    if translate(exc, doing) is None and isinstance(exc, OSError):
+        local = S3LabError(
             f"{doing}: {exc}",
             "check the local path (it must exist, be writable and have space), then run the "
             "same command again: it resumes",
         )
-    return exc
+        raise local from exc
+    reraise(exc, doing)  # an unknown error is raised as it is, never its own cause

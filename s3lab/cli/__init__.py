@@ -143,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         try:
+            # A copy that skipped some items: one line each, then the line with the count.
+            for warning in getattr(translated, "warnings", None) or []:
+                print(f"warning: {warning}", file=sys.stderr)
             print(translated.one_line(), file=sys.stderr)
         except BrokenPipeError:
             return _stdout_gone()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from s3lab.cli.common import Parser, add_backend, add_job, formatter, resolved
+from s3lab.cli.common import Parser, add_backend, add_job, formatter, number, resolved
 from s3lab.errors import S3LabError, UsageError
 
 if TYPE_CHECKING:
@@ -77,30 +78,55 @@ def _print_plan(plan: object, dry_run: bool) -> None:
     print(f"{verb} {len(lines)} files{skipped}", file=sys.stderr)
 
 
+def _copied(run: Callable[[], object], report: Callable[[object], None]) -> int:
+    """Run a copy and report what it did, also when it skipped some items.
+
+    Then the error goes on: main() prints a warning line for each item, and the count.
+    """
+    from s3lab.errors import PartialError
+
+    try:
+        plan = run()
+    except PartialError as exc:
+        report(exc.plan)
+        raise
+    report(plan)
+    return 0
+
+
 def _bucket_put(args: argparse.Namespace) -> int:
     from s3lab.buckets import transfer
 
-    plan = transfer.put(_bucket_client(args), args.source, args.url, quiet=args.quiet)
-    _print_plan(plan, False) if args.verbose else print(f"uploaded {len(plan.pairs)} files")
-    return 0
+    def report(plan: Any) -> None:
+        _print_plan(plan, False) if args.verbose else print(f"uploaded {len(plan.pairs)} files")
+
+    client = _bucket_client(args)
+    return _copied(lambda: transfer.put(client, args.source, args.url, quiet=args.quiet), report)
 
 
 def _bucket_get(args: argparse.Namespace) -> int:
     from s3lab.buckets import transfer
 
-    plan = transfer.get(_bucket_client(args), args.url, args.target, quiet=args.quiet)
-    _print_plan(plan, False) if args.verbose else print(f"downloaded {len(plan.pairs)} files")
-    return 0
+    def report(plan: Any) -> None:
+        if args.verbose:
+            _print_plan(plan, False)
+        else:
+            print(f"downloaded {len(plan.pairs)} files")
+
+    client = _bucket_client(args)
+    return _copied(lambda: transfer.get(client, args.url, args.target, quiet=args.quiet), report)
 
 
 def _bucket_sync(args: argparse.Namespace) -> int:
     from s3lab.buckets import transfer
 
-    plan = transfer.sync(
-        _bucket_client(args), args.source, args.target, dry_run=args.dry_run, quiet=args.quiet
+    client = _bucket_client(args)
+    return _copied(
+        lambda: transfer.sync(
+            client, args.source, args.target, dry_run=args.dry_run, quiet=args.quiet
+        ),
+        lambda plan: _print_plan(plan, args.dry_run),
     )
-    _print_plan(plan, args.dry_run)
-    return 0
 
 
 def _bucket_copy(args: argparse.Namespace) -> int:
@@ -186,6 +212,8 @@ def _bucket_cleanup(args: argparse.Namespace) -> int:
             "cleanup removes only buckets s3lab made: say so",
             "add --made-by-s3lab (with --older-than AGE), or --owner NAME",
         )
+    if args.older_than is not None:
+        buckets.parse_age(args.older_than)  # a bad age is refused before any client is made
     buckets.cleanup(
         _bucket_client(args),
         owner=args.owner,
@@ -234,7 +262,12 @@ def add_bucket(sub: argparse._SubParsersAction[Parser]) -> None:
         "name", "print a new, valid, unique bucket name", "s3lab bucket name --prefix my-lab"
     )
     name.add_argument("--prefix", default="s3lab", help="readable start (cleaned to be valid)")
-    name.add_argument("--count", type=int, default=1, help="how many names")
+    name.add_argument(
+        "--count",
+        type=number(int, 1, 1_000_000, "how many names"),
+        default=1,
+        help="how many names",
+    )
     name.add_argument(
         "--no-s3lab-start",
         action="store_true",
@@ -255,7 +288,10 @@ def add_bucket(sub: argparse._SubParsersAction[Parser]) -> None:
         copying_between.add_argument(
             f"--{side}-backend", metavar="BACKEND", help="moto, server, ceph, aws or kopah"
         )
-    copying_between.add_argument("--workers", type=int, default=8, help="objects at a time")
+    copying_between.add_argument(
+        "--workers", type=number(int, 1, 64, "objects copied at a time"), default=8,
+        help="objects at a time",
+    )  # fmt: skip
     copying_between.add_argument("--no-verify", action="store_true", help="skip the check after")
     copying_between.add_argument("--quiet", action="store_true", help="no progress bar")
     copying_between.set_defaults(func=_bucket_copy)

@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from s3lab.cli.common import Parser, add_job
+from s3lab.cli.common import Parser, add_job, number
 from s3lab.errors import UsageError
+
+#: The largest user or group id Linux gives (2**32 - 1 means "no id").
+ID_MAX = 2**32 - 2
 
 
 def _here(text: str) -> str:
@@ -89,8 +92,12 @@ def add_mount(sub: argparse._SubParsersAction[Parser]) -> None:
         default=None,
         help="path-style addressing (default: on for a custom endpoint)",
     )
-    job.add_argument("--uid", type=int, help="owner of the files (a number)")
-    job.add_argument("--gid", type=int, help="group of the files (a number)")
+    job.add_argument(
+        "--uid", type=number(int, 0, ID_MAX, "a user id"), help="owner of the files (a number)"
+    )
+    job.add_argument(
+        "--gid", type=number(int, 0, ID_MAX, "a group id"), help="group of the files (a number)"
+    )
     job.add_argument(
         "--allow-other",
         action="store_true",
@@ -99,7 +106,7 @@ def add_mount(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     job.add_argument(
         "--metadata-ttl",
-        type=int,
+        type=number(int, 0, 7 * 86400, "seconds; 0 means always ask the bucket"),
         metavar="SECONDS",
         help="how long the tool trusts what it last saw in the bucket: a change made by another "
         "client shows up to this late (Mountpoint: --metadata-ttl; rclone: --dir-cache-time, 1 s "
@@ -111,7 +118,10 @@ def add_mount(sub: argparse._SubParsersAction[Parser]) -> None:
         help="mount nothing now: print the /etc/fstab line (Mountpoint, s3fs) or systemd unit "
         "(rclone) that mounts it at every boot",
     )
-    job.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the mount")
+    job.add_argument(
+        "--timeout", type=number(float, 0.1, 3600, "seconds"), default=30.0,
+        help="seconds to wait for the mount",
+    )  # fmt: skip
     job.set_defaults(func=_mount)
 
 

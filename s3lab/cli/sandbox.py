@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from s3lab import sandbox
-from s3lab.cli.common import Parser, add_backend, add_job
+from s3lab.cli.common import Parser, add_backend, add_job, number
 from s3lab.errors import UsageError
 
 
@@ -94,8 +94,13 @@ def add_sandbox(sub: argparse._SubParsersAction[Parser]) -> None:
 
     start = verbs.add_parser("start", help="start a sandbox (does nothing if it already runs)")
     add_backend(start, None, choices=choices, default="moto")
-    start.add_argument("--port", type=int, help="S3 port (default: a free one)")
-    start.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for it")
+    start.add_argument(
+        "--port", type=number(int, 1, 65535, "a TCP port"), help="S3 port (default: a free one)"
+    )
+    start.add_argument(
+        "--timeout", type=number(float, 0.1, 3600, "seconds"), default=90.0,
+        help="seconds to wait for it",
+    )  # fmt: skip
     start.set_defaults(func=_sandbox_start)
 
     stop = verbs.add_parser("stop", help="stop a sandbox (data of `server` is kept)")
@@ -113,6 +118,9 @@ def add_sandbox(sub: argparse._SubParsersAction[Parser]) -> None:
     run = verbs.add_parser("run", help="start, run one command with the sandbox's variables, stop")
     add_backend(run, None, choices=choices, default="moto")
     run.add_argument("--keep", action="store_true", help="leave the sandbox running after")
-    run.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for start")
+    run.add_argument(
+        "--timeout", type=number(float, 0.1, 3600, "seconds"), default=90.0,
+        help="seconds to wait for start",
+    )  # fmt: skip
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     run.set_defaults(func=_sandbox_run)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from s3lab.errors import ConfigError
+from s3lab.errors import ConfigError, broken_ini
 
 if TYPE_CHECKING:
     import botocore.session
@@ -63,11 +63,8 @@ def read_profiles(path: Path, *, config: bool) -> dict[str, dict[str, Any]]:
         return {}
     try:
         raw = configloader.raw_config_parse(str(path))
-    except exceptions.ConfigParseError as exc:
-        raise ConfigError(
-            f"{path} is not a valid AWS ini file: {exc}",
-            "open it in an editor and fix the line named above (each section starts with [name])",
-        ) from None
+    except exceptions.ConfigParseError:
+        raise broken_ini(str(path)) from None
     if config:
         return dict(configloader.build_profile_map(raw)["profiles"])
     return raw

@@ -441,4 +441,29 @@ def doctor(profile: str | None = None) -> Report:
     except Exception as exc:
         error = _error(exc, "reading the AWS profile")
         return Report([Check("profile", "FAIL", error.message, error.hint)])
-    return Report([check(ctx) for check in CHECKS])
+    return Report([_port_hint(ctx, check(ctx)) for check in CHECKS])
+
+
+def _port_hint(ctx: Context, check: Check) -> Check:
+    """Name the port that does answer, when a local endpoint never answers.
+
+    That is most often a mistyped port; a running sandbox's port makes the fix a number.
+    """
+    # Only for a silent one: a refused port already gets "start the sandbox, configure it".
+    if check.status != "FAIL" or "did not answer" not in check.detail:
+        return check
+    parts = urlsplit(ctx.endpoint)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return check
+    from s3lab import sandbox
+
+    answering = [
+        f"the {name} sandbox answers on port {box.port}"
+        for name in sandbox.SANDBOXES
+        if (box := sandbox.running(name)) is not None and box.port != parts.port
+    ]
+    if not answering:
+        return check
+    there = "`s3lab configure --sandbox` points a profile there"
+    fix = f"{'; '.join(answering)} ({there}); or {check.fix}"
+    return Check(check.name, check.status, check.detail, fix)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3lab import backends, processes, settings
+from s3lab import backends, processes, settings, statefiles
 from s3lab.errors import (
     MountError,
     NotInstalledError,
@@ -88,8 +88,9 @@ class Mount:
 
 
 def _unescape(path: str) -> str:
-    r"""/proc/mounts writes spaces and some characters as octal escapes (``\040``)."""
-    return path.encode().decode("unicode_escape") if "\\" in path else path
+    r"""Undo /proc/mounts' octal escapes (``\040``) in the bytes: the rest may be UTF-8."""
+    octal = re.compile(rb"\\([0-7]{3})")
+    return os.fsdecode(octal.sub(lambda m: bytes([int(m[1], 8)]), os.fsencode(path)))
 
 
 def fuse_mounts() -> dict[str, tuple[str, str]]:
@@ -117,9 +118,10 @@ def _record_path(directory: str) -> Path:
 
 
 def _read_record(directory: str) -> Mount | None:
+    raw = statefiles.read_json(_record_path(directory), None, kind=dict)
     try:
-        return Mount(**processes.upgraded(json.loads(_record_path(directory).read_text())))
-    except (OSError, ValueError, TypeError):
+        return Mount(**processes.upgraded(raw)) if raw else None
+    except TypeError:  # fields of another version: not a record to trust
         return None
 
 
@@ -410,7 +412,7 @@ def mount(
         since_boot=identity.since_boot,
         cmdline=list(identity.cmdline),
     )
-    _record_path(target).write_text(json.dumps(asdict(record), indent=2) + "\n")
+    statefiles.write_json(_record_path(target), asdict(record))  # atomic: never half a record
     return record
 
 

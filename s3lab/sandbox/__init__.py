@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from s3lab import clients, processes, settings
+from s3lab import clients, processes, settings, statefiles
 from s3lab.errors import SandboxError, UsageError
 from s3lab.sandbox.ports import HOST, choose, free_port, listening, port_in_use
 from s3lab.sandbox.servers import (
@@ -214,10 +214,10 @@ def _state_file(backend: str, home: Path | str | None) -> Path:
 
 
 def _read_state(backend: str, home: Path | str | None) -> Sandbox | None:
-    path = _state_file(backend, home)
+    raw = statefiles.read_json(_state_file(backend, home), None, kind=dict)
     try:
-        return Sandbox(**processes.upgraded(json.loads(path.read_text())))
-    except (OSError, ValueError, TypeError):
+        return Sandbox(**processes.upgraded(raw)) if raw else None
+    except TypeError:  # fields of another version, or none: no record worth trusting
         return None
 
 
@@ -227,10 +227,10 @@ def _ports_file(backend: str, home: Path | str | None) -> Path:
 
 def _remembered_ports(backend: str, home: Path | str | None) -> list[int]:
     """The ports the last start of ``backend`` used (S3's first), or none."""
+    raw = statefiles.read_json(_ports_file(backend, home), {}, kind=dict)
     try:
-        ports = json.loads(_ports_file(backend, home).read_text())["ports"]
-        return [int(p) for p in ports]
-    except (OSError, ValueError, KeyError, TypeError):
+        return [int(p) for p in raw.get("ports") or []]
+    except (ValueError, TypeError):
         return []
 
 
@@ -351,12 +351,13 @@ def start(
         if sts is not None:
             sandbox.sts = processes.settled(sts).as_record()
         _write_state(sandbox, home)
-        _ports_file(backend, home).write_text(json.dumps({"ports": ports}) + "\n")
+        statefiles.write_json(_ports_file(backend, home), {"ports": ports})
         return sandbox
 
 
 def _write_state(sandbox: Sandbox, home: Path | str | None) -> None:
-    _state_file(sandbox.backend, home).write_text(json.dumps(asdict(sandbox), indent=2) + "\n")
+    """Record ``sandbox`` atomically: a crash mid-write must not orphan a live server."""
+    statefiles.write_json(_state_file(sandbox.backend, home), asdict(sandbox))
 
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -368,8 +369,26 @@ def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
         out.flush()
-        env = {**os.environ, "TMPDIR": str(scratch)}
-        return processes.spawn(command, output=out, env=env, cwd=log.parent)
+        return processes.spawn(command, output=out, env=server_env(scratch), cwd=log.parent)
+
+
+def server_env(scratch: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a sandbox server starts with: the learner's, minus everything AWS.
+
+    moto is boto3 inside: started under a learner's ``AWS_PROFILE``, endpoint or keys, or a
+    hand-edited ``~/.aws/config`` with a syntax error, it answered every request with 500.
+    So no ``AWS_*`` variable is passed on, and its AWS files are empty (``/dev/null``); what
+    the server needs (its region, the sandbox's keys) is on its command line.
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        TMPDIR=str(scratch),
+    )
+    return env
 
 
 def _wait(
@@ -467,7 +486,7 @@ def _start_ceph(port: int | None, home: Path | str | None, timeout: float) -> Sa
         )  # fmt: skip
         box = Sandbox("ceph", gate.identity.pid, port, gate.endpoint_url, gate.log, time.time())
         box.since_boot, box.cmdline = gate.identity.since_boot, list(gate.identity.cmdline)
-        _state_file("ceph", home).write_text(json.dumps(asdict(box), indent=2) + "\n")
+        _write_state(box, home)
         return box
 
 

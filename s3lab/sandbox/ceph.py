@@ -13,14 +13,14 @@ Ports are free ones on 127.0.0.1: the monitor's two (messenger v2 and v1), a sma
 the OSD (``ms bind port min/max``) and the gateway's HTTP port.
 
 :mod:`s3lab.sandbox` calls :func:`start` and :func:`stop` for the ``ceph`` kind (this module
-imports no other s3lab module but ``processes`` and ``errors``): :func:`start` gives back the
-gateway's identity and endpoint, which ``sandbox`` records and checks like its other servers.
+imports no other s3lab module but ``processes``, ``statefiles`` and ``errors``):
+:func:`start` gives back the gateway's identity and endpoint, which ``sandbox`` records and
+checks like its other servers.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import shutil
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from s3lab import processes
+from s3lab import processes, statefiles
 from s3lab.errors import NotInstalledError, SandboxError
 
 logger = logging.getLogger(__name__)
@@ -190,10 +190,7 @@ def _run(directory: Path, *argv: str, timeout: float = 60.0) -> str:
 
 
 def _records(directory: Path) -> dict[str, dict[str, object]]:
-    try:
-        return dict(json.loads((directory / "daemons.json").read_text()))
-    except (OSError, ValueError):
-        return {}
+    return dict(statefiles.read_json(directory / "daemons.json", {}, kind=dict))
 
 
 def _spawn(directory: Path, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
@@ -204,9 +201,12 @@ def _spawn(directory: Path, name: str, argv: list[str]) -> subprocess.Popen[byte
     identity = processes.identify(process.pid) or processes.Identity(process.pid)
     if not identity.cmdline:  # not exec'd yet: the command line is what was asked for
         identity = processes.Identity(process.pid, identity.since_boot, tuple(command))
-    records = _records(directory)
-    records[name] = identity.as_record()
-    (directory / "daemons.json").write_text(json.dumps(records, indent=2) + "\n")
+
+    def add(records: dict[str, object]) -> dict[str, object]:
+        return {**records, name: identity.as_record()}
+
+    # Atomic and locked: a crash mid-write must not lose the records of daemons already running.
+    statefiles.update(directory / "daemons.json", add, {}, kind=dict)
     return process
 
 

@@ -85,7 +85,16 @@ def test_every_job_is_a_package_mirroring_the_command() -> None:
     packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")} - {"cli"}
     assert packages == jobs
     flat = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
-    assert flat <= {"settings", "errors", "processes", "clients", "backends", "checks", "notebooks"}
+    assert flat <= {
+        "settings",
+        "errors",
+        "processes",
+        "clients",
+        "backends",
+        "checks",
+        "notebooks",
+        "statefiles",
+    }
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

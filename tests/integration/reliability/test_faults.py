@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,20 +25,35 @@ from typing import Any
 
 import pytest
 
-from s3lab import buckets, mount, processes, sandbox
+from s3lab import buckets, clients, mount, processes, sandbox
 from tests.support import RELIABILITY, RELIABILITY_BY, ROOT, cli
 from tests.support.mounts import need
 
 HANG_GUARD = 90  # seconds: far above the worst case of the settings below (about 10 s)
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
+@dataclass
+class Silent:
     """A socket on 127.0.0.1 that accepts connections, reads, and never writes a byte."""
+
+    url: str
+    received: dict[int, bytes]  # what each connection sent, by its number
+
+    def requests(self) -> int:
+        """How many HTTP requests arrived (each one a try of a client that then gave up)."""
+        return sum(len(_REQUEST_LINE.findall(data)) for data in self.received.values())
+
+
+_REQUEST_LINE = re.compile(rb"^(?:GET|PUT|POST|HEAD|DELETE) \S+ HTTP/1\.1\r$", re.MULTILINE)
+
+
+@contextlib.contextmanager
+def _silent() -> Iterator[Silent]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     held: list[socket.socket] = []
+    found = Silent(f"http://127.0.0.1:{listener.getsockname()[1]}", {})
     stop = threading.Event()
 
     def serve() -> None:
@@ -47,18 +63,26 @@ def silent_server() -> Iterator[str]:
                 conn, _ = listener.accept()
                 conn.setblocking(False)
                 held.append(conn)  # kept open, never answered
-            for other in held:
+            for number, other in enumerate(held):
                 with contextlib.suppress(OSError):
-                    other.recv(65536)  # drain, so a sender is never blocked by a full buffer
+                    # drain, so a sender is never blocked by a full buffer; keep it to count
+                    found.received[number] = found.received.get(number, b"") + other.recv(65536)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    yield found
     stop.set()
     thread.join()
     for conn in held:
         conn.close()
     listener.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """The address of a server that accepts connections and never answers."""
+    with _silent() as found:
+        yield found.url
 
 
 def _env(endpoint: str, home: Path) -> dict[str, str]:
@@ -131,6 +155,76 @@ def test_a_server_that_never_answers(silent_server: str, tmp_path: Path) -> None
         assert last.startswith("error: ") and " -- fix: " in last, (command, err)
         assert where in last, (command, last)
         _survived("socket")
+
+
+def test_the_documented_patience_is_30_seconds_at_most() -> None:
+    """Each try waits to connect, then for an answer; the backoff between tries (botocore's
+    standard mode: a random share of 1 s, then of 2 s, at most 20 s) adds up to the rest."""
+    tries = clients.ATTEMPTS
+    backoff = sum(min(2**n, 20) for n in range(tries - 1))
+    assert tries * (clients.CONNECT_TIMEOUT + clients.READ_TIMEOUT) + backoff <= 30
+    assert clients.stall_seconds() <= 30  # the copy engine's own limit, the same numbers
+    page = (ROOT / "book" / "troubleshooting.md").read_text()
+    assert "**30 seconds at most**" in page and "3 × (3 + 6) + 1 + 2 = 30" in page
+
+
+BUCKET_VERBS = [c for c in HANG_COMMANDS if c[0] == "bucket"]
+
+
+@pytest.mark.integration
+def test_every_bucket_verb_gives_up_within_its_tries(tmp_path: Path) -> None:
+    """On a silent server each verb sends at most ATTEMPTS requests, then stops with one line.
+
+    No timed assertion: each request waits at most the read timeout, so at most ATTEMPTS
+    requests means at most the documented total (the test above). Short timeouts keep it fast;
+    the count of tries is the default's.
+    """
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "one.txt").write_text("one\n")
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(_silent()) for _ in BUCKET_VERBS]
+        children = []
+        for command, server in zip(BUCKET_VERBS, servers, strict=True):
+            env = {**_env(server.url, tmp_path), "S3LAB_ATTEMPTS": str(clients.ATTEMPTS)}
+            argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "s3lab.cli", *argv],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for command, child, server in zip(BUCKET_VERBS, children, servers, strict=True):
+            _, err = child.communicate(timeout=HANG_GUARD)
+            assert child.returncode != 0 and "Traceback" not in err, (command, err)
+            assert err.strip().splitlines()[-1].startswith("error: "), (command, err)
+            assert 1 <= server.requests() <= clients.ATTEMPTS, (command, server.requests())
+            _survived("socket")
+
+
+@pytest.mark.integration
+def test_doctor_names_the_port_that_answers(
+    silent_server: str, tmp_path: Path, server: Any
+) -> None:
+    """A profile on a wrong local port (here: one that never answers) gets the sandbox's port."""
+    env = {**_env(silent_server, tmp_path), "S3LAB_HOME": os.environ["S3LAB_HOME"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "s3lab.cli", "doctor"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+    )
+    assert done.returncode != 0 and "did not answer" in done.stdout, done.stdout
+    for name in ("moto", "server"):
+        box = sandbox.running(name)
+        assert box is not None
+        assert f"the {name} sandbox answers on port {box.port}" in done.stdout, done.stdout
+    _survived("socket")
 
 
 # --- a sandbox (moto or SeaweedFS) killed (SIGKILL) or stopped (SIGSTOP) mid-operation --------
