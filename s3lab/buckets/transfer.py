@@ -7,15 +7,14 @@ Below them is the engine room. The plan runs on boto3's transfer machinery (s3tr
 multipart above a threshold, many parts and files at once. When the AWS Common Runtime
 (``awscrt``) is installed, its C client does the requests instead: per request it spends a
 fraction of the CPU that Python does, which is what limits copying many small files. boto3 would
-use the CRT only on AWS's own endpoints, so :func:`transfer_manager` (the one function that
-chooses) hands the client's endpoint and credentials to s3transfer's CRT pieces itself.
+use the CRT only on AWS's own endpoints, so :func:`s3lab.buckets.engines.transfer_manager` (the
+one function that chooses) hands the client's endpoint and credentials to the CRT pieces itself.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import sys
 import threading
 import time
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from s3lab import clients
-from s3lab.buckets import WORKERS, ObjectInfo, iter_objects, localfiles, names, split_url, uploads
+from s3lab.buckets import ObjectInfo, engines, iter_objects, localfiles, names, split_url, uploads
+from s3lab.buckets.engines import MULTIPART_THRESHOLD
 from s3lab.errors import (
     BucketError,
     EndpointError,
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Files larger than this go up and down in parts, in parallel (and a failed part is retried
-#: alone). 8 MiB is also the aws command's default.
-MULTIPART_THRESHOLD = 8 * 1024 * 1024
 
 # --- put, get, sync ------------------------------------------------------------------------------
 
@@ -294,7 +291,7 @@ def run_plan(
     if big:
         uploads.clean_up(client, plan.bucket, big)  # what an earlier, failed run left open
         uploads.record(client, plan.bucket, big)
-    manager = transfer_manager(client, engine=engine)
+    manager = engines.transfer_manager(client, engine=engine)
     progress = _Progress(plan.bytes, "upload" if plan.direction == "up" else "download", quiet)
     futures: list[Any] = []  # (pair, future) as submitted; an exception that stops it all
     # Submitting blocks once many copies are in flight; a helper thread does it, so that this
@@ -449,89 +446,6 @@ def _big_uploads(plan: TransferPlan) -> list[str]:
     if plan.direction != "up":
         return []
     return [key for local, key in plan.pairs if Path(local).stat().st_size > MULTIPART_THRESHOLD]
-
-
-def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
-    """A transfer manager for ``client``: the CRT one when possible, else boto3's classic one.
-
-    ``engine`` is ``auto`` (CRT if installed), ``crt`` or ``classic``.
-
-    Raises:
-        UsageError: ``engine`` is unknown, or ``crt`` is asked for and missing.
-    """
-    from boto3.s3.transfer import TransferConfig, create_transfer_manager
-
-    if engine not in ("auto", "crt", "classic"):
-        raise UsageError(f"unknown engine {engine!r}", "use auto, crt or classic")
-    if engine != "classic":
-        manager = _crt_manager(client)
-        if manager is not None:
-            return manager
-        if engine == "crt":
-            raise UsageError("the CRT engine is not available", "pip install 'boto3[crt]'")
-    config = TransferConfig(
-        multipart_threshold=MULTIPART_THRESHOLD,
-        multipart_chunksize=MULTIPART_THRESHOLD,
-        max_concurrency=WORKERS,
-        preferred_transfer_client="classic",
-    )
-    return create_transfer_manager(client, config)
-
-
-def _crt_manager(client: S3Client) -> Any | None:
-    """boto3's transfer manager on the AWS Common Runtime, or None when it cannot be used.
-
-    boto3 only uses the CRT on AWS's own endpoints (it drops ``endpoint_url``), so the client's
-    endpoint, region, addressing style and credentials are handed to s3transfer's CRT pieces
-    here. Anything unusual (no credentials, no awscrt) falls back to the classic manager.
-    """
-    try:
-        import botocore.session
-        from botocore.config import Config
-        from s3transfer.crt import (
-            BotocoreCRTCredentialsWrapper,
-            BotocoreCRTRequestSerializer,
-            CRTTransferManager,
-            create_s3_crt_client,
-        )
-    except ImportError:
-        return None
-    # The same private call boto3's own CRT support makes (no stub declares it).
-    credentials = client._get_credentials()  # type: ignore[attr-defined]
-    if credentials is None:
-        return None
-    endpoint = client.meta.endpoint_url
-    region = client.meta.region_name or "us-east-1"
-    wrapper = BotocoreCRTCredentialsWrapper(credentials)
-    crt_client = create_s3_crt_client(
-        region,
-        wrapper.to_crt_credentials_provider(),
-        part_size=MULTIPART_THRESHOLD,
-        use_ssl=not endpoint.startswith("http://"),
-    )
-    config = client.meta.config
-    addressing = (config.s3 or {}).get("addressing_style")  # type: ignore[attr-defined]
-    # The client has read the AWS files already (or, on a sandbox, ignored them): the serializer
-    # gets what it needs from the client, and reads no file (a learner's broken ~/.aws/config
-    # must not break a sandbox upload).
-    nowhere, nobody = (None, None, os.devnull, None), (None, None, None, None)  # nor AWS_PROFILE
-    files = {"config_file": nowhere, "credentials_file": nowhere, "profile": nobody}
-    session = botocore.session.Session(session_vars=files)
-    # Reuse the client's loader: its S3 model is parsed already (saves a tenth of a second).
-    session.register_component("data_loader", client._loader)  # type: ignore[attr-defined]
-    keep = ("request_checksum_calculation", "response_checksum_validation")  # Ceph needs them
-    checksums = {name: getattr(config, name) for name in keep if getattr(config, name, None)}
-    serializer = BotocoreCRTRequestSerializer(
-        session,
-        {
-            "region_name": region,
-            "endpoint_url": endpoint,
-            "config": Config(
-                s3={"addressing_style": addressing} if addressing else None, **checksums
-            ),
-        },
-    )
-    return CRTTransferManager(crt_client, serializer)
 
 
 class _Progress:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3lab import clients, processes, settings, statefiles
 from s3lab.errors import SandboxError, UsageError
+from s3lab.sandbox import servers
 from s3lab.sandbox.ports import HOST, choose, free_port, listening, port_in_use
 from s3lab.sandbox.servers import (
     PORT_COUNT,
@@ -317,8 +318,8 @@ def start(
             command = server_command(ports, directory, (FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY))
         sts = None
         if backend == "server":  # SeaweedFS has no STS: a small moto answers it
-            sts = _spawn(moto_command(ports[-1:], directory), directory / "server-sts.log")
-        process = _spawn(command, directory / f"{backend}.log")
+            sts = servers.spawn(moto_command(ports[-1:], directory), directory / "server-sts.log")
+        process = servers.spawn(command, directory / f"{backend}.log")
         sandbox = Sandbox(
             backend=backend,
             pid=process.pid,
@@ -358,37 +359,6 @@ def start(
 def _write_state(sandbox: Sandbox, home: Path | str | None) -> None:
     """Record ``sandbox`` atomically: a crash mid-write must not orphan a live server."""
     statefiles.write_json(_state_file(sandbox.backend, home), asdict(sandbox))
-
-
-def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """Start ``command`` detached, its output appended to ``log`` after a line that names it."""
-    # Its scratch files (SeaweedFS leaves a unix socket per part) go in its own folder, which
-    # `stop` removes, not in the system's temporary folder, where they would pile up.
-    scratch = log.parent / "tmp"
-    scratch.mkdir(exist_ok=True)
-    with log.open("ab") as out:
-        out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
-        out.flush()
-        return processes.spawn(command, output=out, env=server_env(scratch), cwd=log.parent)
-
-
-def server_env(scratch: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a sandbox server starts with: the learner's, minus everything AWS.
-
-    moto is boto3 inside: started under a learner's ``AWS_PROFILE``, endpoint or keys, or a
-    hand-edited ``~/.aws/config`` with a syntax error, it answered every request with 500.
-    So no ``AWS_*`` variable is passed on, and its AWS files are empty (``/dev/null``); what
-    the server needs (its region, the sandbox's keys) is on its command line.
-    """
-    source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        TMPDIR=str(scratch),
-    )
-    return env
 
 
 def _wait(

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from s3lab import processes
 from s3lab.errors import NotInstalledError
 from s3lab.sandbox.ports import HOST
 
@@ -157,3 +161,34 @@ def remove_sockets(ports: list[int]) -> None:
 
 # How many ports each backend listens on: S3's first; the server's last is its STS helper's.
 PORT_COUNT = {"moto": 1, "server": 1 + len(WEED_PORT_FLAGS) + 1}
+
+
+def spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` detached, its output appended to ``log`` after a line that names it."""
+    # Its scratch files (SeaweedFS leaves a unix socket per part) go in its own folder, which
+    # `stop` removes, not in the system's temporary folder, where they would pile up.
+    scratch = log.parent / "tmp"
+    scratch.mkdir(exist_ok=True)
+    with log.open("ab") as out:
+        out.write(f"\n# {time.ctime()}: {shlex.join(command)}\n".encode())
+        out.flush()
+        return processes.spawn(command, output=out, env=server_env(scratch), cwd=log.parent)
+
+
+def server_env(scratch: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a sandbox server starts with: the learner's, minus everything AWS.
+
+    moto is boto3 inside: started under a learner's ``AWS_PROFILE``, endpoint or keys, or a
+    hand-edited ``~/.aws/config`` with a syntax error, it answered every request with 500.
+    So no ``AWS_*`` variable is passed on, and its AWS files are empty (``/dev/null``); what
+    the server needs (its region, the sandbox's keys) is on its command line.
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        TMPDIR=str(scratch),
+    )
+    return env

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lab import sandbox, settings
+from s3lab import settings
 from s3lab.buckets import names
 from s3lab.cli.common import Parser, number
 from s3lab.errors import BucketError, S3LabError, UsageError, ini_problem, reraise, translate
 from s3lab.mount import _unescape
+from s3lab.sandbox import servers
 
 
 def _no_such_bucket() -> ClientError:
@@ -165,7 +166,7 @@ def test_sandbox_servers_get_no_learner_aws_setting(tmp_path: Path) -> None:
         "AWS_ACCESS_KEY_ID": "AKIA" + "X" * 16,
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
-    env = sandbox.server_env(tmp_path, learner)
+    env = servers.server_env(tmp_path, learner)
     assert {k for k in env if k.startswith("AWS_")} == {
         "AWS_CONFIG_FILE",
         "AWS_SHARED_CREDENTIALS_FILE",
