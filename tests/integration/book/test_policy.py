@@ -183,7 +183,12 @@ def recorded(
         _moto_api(endpoint, "stop-recording")
     assert not (tmp / "no-aws-files").exists(), "the run wrote AWS files a VM does not have"
     log = _moto_api(endpoint, "download-recording", "GET").decode()
-    return [json.loads(line) for line in log.splitlines() if line.strip()], done
+    # One JSON record after another; a record with a large body may not end its line.
+    decoder, entries, at = json.JSONDecoder(), [], 0
+    while (at := len(log) - len(log[at:].lstrip())) < len(log):
+        entry, at = decoder.raw_decode(log, at)
+        entries.append(entry)
+    return entries, done
 
 
 def run_as_role(policy: dict[str, Any], tmp: Path, folder: Path | None = None) -> notebooks.Run:

@@ -713,8 +713,11 @@ def test_setup_zip_from_s3lab_awscli_source_is_checked_and_linked(
     assert machine.probe_aws(bin_dir / "aws") is not None
 
 
-def test_setup_without_a_source_offline_keeps_v1_once(tmp_path: Path) -> None:
+def test_setup_without_a_source_offline_keeps_v1_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No source, no network: one line, exit 0, and later set-ups do not try again."""
+    monkeypatch.delenv("S3LAB_AWSCLI_SOURCE", raising=False)  # .ci/run sets it
     settings = InstallSettings(awscli_url="http://127.0.0.1:9/nothing", retries=0, timeout=2)
     bin_dir = tmp_path / "bin"
     first = install.awscli_for_setup(
