@@ -146,6 +146,8 @@ def start_instance_role(
 _BUCKET_READ = ("s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucketMultipartUploads")
 _TAGGING = ("s3:GetBucketTagging", "s3:PutBucketTagging")
 _LISTING = ("s3:ListBucket", "s3:ListBucketVersions")
+#: Chapter 50's rule that aborts unfinished uploads (SeaweedFS: Admin only, as far as known).
+_LIFECYCLE = ("s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration")
 _WRITE = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload")
 
 #: What each SeaweedFS action lets a key do, in IAM's words: (IAM action, resource kind) pairs,
@@ -161,6 +163,7 @@ SEAWEED_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("s3:DeleteBucket", "bucket"),
         *((action, "bucket") for action in (*_BUCKET_READ, *_TAGGING, *_LISTING)),
         ("s3:PutBucketVersioning", "bucket"),
+        *((action, "bucket") for action in _LIFECYCLE),
         *((action, "object") for action in ("s3:GetObject", *_WRITE)),
     ),
     "List": tuple((action, "bucket") for action in _LISTING),

@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from s3lab import backends, buckets, configure, sandbox
+from tests.integration.mount.test_containers import PODMAN_RUN, image  # noqa: F401 (a fixture)
 from tests.support import ROOT, assert_one_line_error, cli
 
 
@@ -325,7 +326,8 @@ TEXTS: dict[str, str] = {
     + """aws s3 mb s3://$name
 echo one > a.txt && echo two > b.txt
 aws s3 cp a.txt s3://$name/data/a.txt && aws s3 cp b.txt s3://$name/data/b.txt
-aws s3 ls s3://$name/data/
+aws s3 ls s3://$name/data/ > listing.txt
+aws s3 cp listing.txt s3://$name/listing.txt
 """,
     "install-awscli": _name("install-awscli")
     + """aws s3 mb s3://$name
@@ -342,7 +344,18 @@ name=$(s3lab bucket name --prefix Buckets-CLI)
 case $name in s3lab-buckets-cli-*) ;; *) echo "not the start the text names: $name"; exit 1;; esac
 aws s3 mb s3://$name
 aws s3 sync mine s3://$name/mine
-aws s3 sync mine s3://$name/mine
+aws s3 sync mine s3://$name/mine > second-sync.txt
+aws s3 cp second-sync.txt s3://$name/second-sync.txt
+""",
+    "output-formats": _name("output-formats")
+    + """aws s3 mb s3://$name
+echo one > a.txt && echo two > b.txt
+aws s3 cp a.txt s3://$name/data/a.txt && aws s3 cp b.txt s3://$name/data/b.txt
+keys() { aws s3api list-objects-v2 --bucket $name --query "Contents[].Key" "$@"; }
+keys --output json > listing.json
+keys --output text > listing.txt
+keys --output table > listing.table
+for file in listing.json listing.txt listing.table; do aws s3 cp $file s3://$name/$file; done
 """,
     "boto3": _name("boto3")
     + """python - "$name" <<'PY'
@@ -356,8 +369,36 @@ for i in range(250):
 pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix="many/part-1")
 by_client = sum(item["Size"] for page in pages for item in page.get("Contents", []))
 objects = boto3.resource("s3").Bucket(name).objects.filter(Prefix="many/part-1")
-assert by_client == sum(o.size for o in objects)
-s3.put_object(Bucket=name, Key="answer.txt", Body=str(by_client).encode())
+by_resource = sum(o.size for o in objects)
+assert by_client == by_resource
+s3.put_object(Bucket=name, Key="answer.txt", Body=f"{by_client}\\n{by_resource}\\n".encode())
+PY
+""",
+    "multipart": _name("multipart")
+    + """python - "$name" <<'PY'
+import csv
+import io
+import sys
+import boto3
+from boto3.s3.transfer import TransferConfig
+name = sys.argv[1]
+MiB = 1024 * 1024
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket=name)
+rule = {
+    "ID": "abort-unfinished",
+    "Status": "Enabled",
+    "Filter": {"Prefix": ""},
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+}
+s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [rule]})
+parts = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+s3.upload_fileobj(io.BytesIO(b"x" * (12 * MiB)), name, "big.bin", Config=parts)
+assert s3.head_object(Bucket=name, Key="big.bin")["ETag"].strip('"').endswith("-3")
+s3.put_object(Bucket=name, Key="counts.csv", Body=b"site,n\\nalpha,3\\nbeta,4\\n")
+body = s3.get_object(Bucket=name, Key="counts.csv")["Body"].read()
+rows = csv.DictReader(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8"))
+s3.put_object(Bucket=name, Key="total.txt", Body=str(sum(int(r["n"]) for r in rows)).encode())
 PY
 """,
     "mount": _name("mount")
@@ -365,9 +406,14 @@ PY
 s3lab mount $name ex/rw
 mkdir -p ex/rw/notes && echo "Hello from a mounted folder" > ex/rw/notes/hello.txt
 s3lab mount $name ex/notes --prefix notes --read-only
-ls ex/notes | grep -x hello.txt
-if rm ex/notes/hello.txt 2> rm.err; then exit 1; fi
-grep -q "Read-only file system" rm.err
+ls ex/notes > ex/rw/ls.txt
+if rm ex/notes/hello.txt 2> ex/rw/rm.txt; then exit 1; fi
+""",
+    # $PODMAN_RUN: podman run as the container tests run it (docker run --rm on a laptop)
+    "containers": _name("containers")
+    + """aws s3 mb s3://$name
+mkdir -p ckpt && s3lab mount $name ckpt --allow-other
+$PODMAN_RUN -v $PWD/ckpt:/ckpt $IMAGE sh -c 'hostname > /ckpt/ckpt-1.txt'
 """,
     "mount-semantics": _name("mount-semantics")
     + """aws s3 mb s3://$name
@@ -380,7 +426,8 @@ cp ex/tfile.txt ex/notes.txt && rm ex/tfile.txt
 #: The local exercise (a profile for the sandbox, on this machine) and the Kopah one (Kopah is
 #: not AWS: a kopah profile to the SeaweedFS sandbox stands in for it), outside the VM.
 ELSEWHERE = {
-    "configure": """s3lab configure --sandbox --backend moto --profile class
+    "configure": """export AWS_CONFIG_FILE=$PWD/ex-aws/config AWS_SHARED_CREDENTIALS_FILE=$PWD/ex-aws/credentials
+s3lab configure --sandbox --backend moto --profile class
 aws configure set region us-wset-2 --profile class
 if s3lab doctor --profile class > broken.txt; then exit 1; fi
 grep region broken.txt | grep -q FAIL && grep -q "us-west-2" broken.txt
@@ -431,23 +478,27 @@ def _remove_made(env: dict[str, str], cwd: Path, start: str, *flags: str) -> Non
 @pytest.mark.integration
 @pytest.mark.parametrize("exercise", sorted(TEXTS))
 def test_each_exercise_done_as_its_text_says_passes_its_check_on_a_role_only_vm(
-    exercise: str, role_only_vm: dict[str, str], tmp_path: Path
+    exercise: str, role_only_vm: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """On the role's keys alone, on a server that refuses what the book's policy does not allow.
 
-    The names the texts make (``s3lab.unique_name("<id>")``) are ones the policy allows.
+    The names the texts make (``s3lab.unique_name("<id>")``) are ones the policy allows. The
+    containers text says "on your own machine": a VM with podman is one, and the role's keys
+    reach the mount the same way as a laptop's profile does.
     """
-    if exercise.startswith("mount"):
+    env = role_only_vm
+    if exercise.startswith("mount") or exercise == "containers":
         from tests.support.mounts import need
 
         need("rclone")
-    env = role_only_vm
+    if exercise == "containers":
+        env = {**env, "IMAGE": request.getfixturevalue("image"), "PODMAN_RUN": " ".join(PODMAN_RUN)}
     assert _check(exercise, env, tmp_path).startswith(f"1 {exercise}: not yet")
     try:
         _sh(TEXTS[exercise], env, tmp_path)
         assert _check(exercise, env, tmp_path).startswith(f"0 {exercise}: done")
     finally:
-        for folder in ("ex/notes", "ex/rw", "ex"):
+        for folder in ("ex/notes", "ex/rw", "ex", "ckpt"):
             if os.path.ismount(tmp_path / folder):
                 _sh(f"s3lab unmount {folder}", env, tmp_path)
         _remove_made(env, tmp_path, f"s3lab-{exercise}-")
@@ -464,9 +515,9 @@ def test_the_local_and_kopah_exercises_done_as_their_texts_say_pass_their_checks
 
         unavailable("s3cmd is not installed (bash tasks.sh setup installs it)", "the Kopah text")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "S3LAB_BACKEND"}
-    env |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "aws" / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws" / "credentials"),
+    env |= {  # the scratch files the configure text exports: its check runs in that terminal
+        "AWS_CONFIG_FILE": str(tmp_path / "ex-aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "ex-aws" / "credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
         "SECRET": sandbox.FAKE_SECRET_ACCESS_KEY,
         "KEY_ID": sandbox.FAKE_ACCESS_KEY_ID,

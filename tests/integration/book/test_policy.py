@@ -51,6 +51,8 @@ ACTIONS = {
     "CopyObject": ["s3:GetObject", "s3:PutObject"],
     "ListMultipartUploads": ["s3:ListBucketMultipartUploads"],
     "ListParts": ["s3:ListMultipartUploadParts"],
+    "GetBucketLifecycleConfiguration": ["s3:GetLifecycleConfiguration"],
+    "PutBucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration"],
     "GetCallerIdentity": [],  # needs no permission: any valid credentials may ask who they are
 }
 
