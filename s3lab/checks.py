@@ -14,7 +14,8 @@ reads this machine's files, so a classroom cannot check it centrally.
 Adding an exercise: a function ``(client, bucket) -> Finding`` (or ``() -> Finding`` when local)
 decorated with :func:`exercise`. The notebook then holds the exercise text, the worked solution
 as code cells between ``{solution-start}`` and ``{solution-end}``, a cell calling
-``s3lab.check("<id>")`` and a clean-up cell; tests/test_exercises.py runs those very cells.
+``s3lab.check("<id>")`` and a clean-up cell; tests/integration/book/test_exercises.py runs
+those very cells.
 """
 
 from __future__ import annotations

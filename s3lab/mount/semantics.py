@@ -3,8 +3,9 @@
 A mounted bucket looks like a folder, but each FUSE program fakes a different part of POSIX.
 :data:`ROWS` holds one row per program and behaviour; :func:`semantics` is a filter over them.
 Mountpoint's rows come from its documentation and the seed page (it cannot be installed here);
-rclone's (``--vfs-cache-mode off``) and s3fs's (1.90) were measured, and tests/test_mount.py
-runs every :data:`COMMANDS` line on real mounts and compares it with these rows on every run.
+rclone's (``--vfs-cache-mode off``) and s3fs's (1.90) were measured, and
+tests/integration/mount/test_mount.py runs every :data:`COMMANDS` line on real mounts and
+compares it with these rows on every run.
 
 A leaf module: data and two small functions, no s3lab imports but errors.
 """
@@ -36,7 +37,7 @@ COMMANDS = {
 
 DOCS = "Mountpoint docs: doc/SEMANTICS.md (awslabs/mountpoint-s3)"
 SEED_PAGE = "observed with mount-s3 1.19 on the seed page (robfatland/nexus cloud/aws.md)"
-MEASURED = "measured here against SeaweedFS; checked by tests/test_mount.py on every run"
+MEASURED = "measured here against SeaweedFS; checked on real mounts on every test run"
 
 
 @dataclass(frozen=True)

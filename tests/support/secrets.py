@@ -1,4 +1,4 @@
-"""Find anything shaped like an AWS key in text: the check behind tests/test_secrets.py."""
+"""Find anything shaped like an AWS key in text: the check behind the book, site and log secret guards."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from tests.support import cli
 
 FAILING = "10_first_bucket.ipynb"
 #: The run's notebooks: one made to fail, one that runs, one that rehearses on Ceph only. The
-#: policy test (tests/test_policy.py) runs every notebook of the book the same way.
+#: policy test (tests/integration/book/test_policy.py) runs every notebook of the book the same way.
 CHOSEN = (FAILING, "20_install_awscli.ipynb", "85_kopah.ipynb")
 
 

@@ -1,7 +1,7 @@
 """Pages a reader can trust: a built page shows nothing of the machine that built it.
 
 Scans every page of the built site (the session's one build: the ``site`` fixture of
-tests/test_book.py) for absolute paths, scratch folder names, local ports, pids, user names in
+tests/integration/book/test_book.py) for absolute paths, scratch folder names, local ports, pids, user names in
 listings, rclone's internal remote names, terminal colour codes and tracebacks.
 """
 
