@@ -72,12 +72,35 @@ def needs_sandboxes(item: pytest.Item) -> bool:
     return bool(SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+#: The longest modules (minutes each: whole-book runs, a browser, a hub), started first so that
+#: under ``pytest -n`` no worker begins one of them while the others are finishing.
+LONGEST_FIRST = (
+    "tests/integration/book/test_policy.py",
+    "tests/integration/book/test_policy_enforced.py",
+    "tests/integration/book/test_learner.py",
+    "tests/integration/book/test_site.py",
+    "tests/integration/classroom/test_hub.py",
+    "notebooks/40_buckets_cli.ipynb",
+    "notebooks/70_mount_semantics.ipynb",
+    "tests/integration/reliability/test_faults.py",
+    "tests/integration/configure/test_awscli_v2.py",
+)
+
+
+def _order(item: pytest.Item) -> tuple[bool, int]:
+    """Unit tests first (no server: fast), then the integration modules, longest first."""
+    if item.get_closest_marker("integration") is None:
+        return (False, 0)
+    where = Path(str(item.path)).relative_to(ROOT).as_posix()
+    return (True, LONGEST_FIRST.index(where) if where in LONGEST_FIRST else len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
-    """Mark integration tests and run the unit tests first (they need no server: fast)."""
+    """Mark integration tests; order the run (see :func:`_order`; the sort is stable)."""
     for item in items:
         if needs_sandboxes(item):
             item.add_marker(pytest.mark.integration)
-    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+    items.sort(key=_order)
 
 
 _STARTED: list[str] = []

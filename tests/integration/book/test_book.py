@@ -1,7 +1,8 @@
 """The site builds from executed notebooks, and no page or file leaks a key.
 
 The build runs jupyter-book as `bash tasks.sh book` does (warnings are errors), on the
-sandboxes this test session started, into a temporary folder (tests/site_build.py).
+sandboxes this test session started, into a temporary folder (tests/support/site.py). It
+executes one notebook; the others' stored outputs are the ones nbval checks in the same run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import nbformat
 import pytest
 
 from tests.support.secrets import find_keys
+from tests.support.site import EXECUTED
 
 ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -27,6 +29,16 @@ def test_site_has_a_page_per_notebook_with_this_runs_outputs(site: Path) -> None
         assert page.exists(), f"no page for {notebook.name}"
         html = page.read_text()
         assert "cell_output" in html, f"{page.name} shows no outputs"
+
+
+def test_the_build_executed_its_notebook_on_the_sandbox_and_showed_the_others_stored(
+    site: Path,
+) -> None:
+    log = (site.parent.parent / "build.log").read_text()
+    assert f"{EXECUTED}: Executed notebook in" in log
+    for notebook in NOTEBOOKS:
+        if not str(notebook).endswith(EXECUTED):
+            assert f"{notebook.name}: Excluded from execution by pattern" in log, notebook.name
 
 
 def test_first_bucket_page_shows_real_aws_output(site: Path) -> None:

@@ -12,9 +12,8 @@ The endpoint reaches the run in the environment only (``AWS_ENDPOINT_URL``): see
   path depth, query keys), then to the IAM actions that allow it and the ARNs they act on. Every
   action is allowed by the policy, on that ARN, and the policy allows no action the book does
   not use (apart from :data:`ALSO_ALLOWED`, with the reason).
-- On SeaweedFS, where the role's key may do no more than the policy allows
-  (:func:`s3lab.sandbox.imds.seaweed_identity`): every notebook passes, and a policy with one
-  action or one resource taken out makes a notebook fail, as on AWS.
+- On SeaweedFS, where the role's key may do no more than the policy allows: in
+  test_policy_enforced.py (a module of its own, so the two runs go to two test workers).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import shutil
 import urllib.request
 from functools import cache
 from pathlib import Path
@@ -198,28 +196,6 @@ def recorded(
     return entries, done
 
 
-def run_as_role(policy: dict[str, Any], tmp: Path, folder: Path | None = None) -> notebooks.Run:
-    """Run the notebooks in ``folder`` (default: the book's) as a role holding ``policy``.
-
-    On a SeaweedFS of its own, where the role's key may do only what ``policy`` allows.
-    """
-    with imds.role_only_vm(policy, tmp / "vm") as vm, pytest.MonkeyPatch.context() as env:
-        for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *vm.unset):
-            env.delenv(variable, raising=False)
-        for variable, value in vm.env.items():
-            env.setenv(variable, value)
-        return notebooks.run("aws", out=tmp / "out", folder=folder)
-
-
-@pytest.fixture(scope="module")
-def as_the_role(tmp_path_factory: pytest.TempPathFactory) -> notebooks.Run:
-    """Every notebook, run once as the book's role on the policy-enforcing SeaweedFS."""
-    tmp = tmp_path_factory.mktemp("role-run")
-    done = run_as_role(notebooks.book_policy(), tmp)
-    assert not (tmp / "vm" / "no-aws-files").exists(), "the run wrote AWS files"
-    return done
-
-
 def _every_notebook_ran(done: notebooks.Run) -> None:
     assert done.ok, "\n".join(notebooks.table(done.results))
     # The Kopah chapter rehearses on a local Ceph by design: `notebooks run` says it skipped it.
@@ -232,42 +208,6 @@ def test_every_notebook_runs_with_backend_aws_on_the_instance_roles_keys(
     recorded: tuple[list[dict[str, Any]], notebooks.Run],
 ) -> None:
     _every_notebook_ran(recorded[1])
-
-
-@pytest.mark.integration
-def test_every_notebook_runs_as_the_role_on_a_server_that_enforces_the_policy(
-    as_the_role: notebooks.Run,
-) -> None:
-    _every_notebook_ran(as_the_role)
-
-
-def _without(policy: dict[str, Any], sid: str, **changes: Any) -> dict[str, Any]:
-    statements = [{**st, **changes} if st["Sid"] == sid else st for st in policy["Statement"]]
-    return {**policy, "Statement": statements}
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    "taken_out",
-    ["action s3:PutObject", "resource arn:aws:s3:::s3lab-*/*"],
-)
-def test_a_policy_with_one_thing_taken_out_fails_the_run(taken_out: str, tmp_path: Path) -> None:
-    """As on AWS: the first chapter, run as a role that lacks one action or one resource."""
-    policy = notebooks.book_policy()
-    objects = next(st for st in policy["Statement"] if st["Sid"] == "ObjectsInTheBooksBuckets")
-    if taken_out.startswith("action"):
-        actions = [a for a in objects["Action"] if a != "s3:PutObject"]
-        fewer = _without(policy, objects["Sid"], Action=actions)
-    else:
-        fewer = _without(policy, objects["Sid"], Resource=[])
-    assert fewer != policy and imds.seaweed_actions(fewer) != imds.seaweed_actions(policy)
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    shutil.copy(notebooks.NOTEBOOKS / "10_first_bucket.ipynb", folder)
-    done = run_as_role(fewer, tmp_path, folder)
-    (result,) = done.results
-    assert not result.ok and ("AccessDenied" in result.error or "refused" in result.error), result
-    assert check_requests(fewer, [("s3:PutObject", "arn:aws:s3:::s3lab-a/b.txt")]) != []
 
 
 def test_policy_is_valid_json_with_the_shape_iam_expects() -> None:
@@ -415,24 +355,6 @@ def test_every_bucket_the_book_touches_is_one_the_policy_names(
     assert {name for name in touched if name and not name.startswith(BUCKETS)} == set()
     resources = [s["Resource"] for s in json.loads(POLICY.read_text())["Statement"]]
     assert resources == ["*", f"arn:aws:s3:::{BUCKETS}*", f"arn:aws:s3:::{BUCKETS}*/*"]
-
-
-def test_the_role_s_seaweedfs_identity_may_do_no_more_than_the_policy() -> None:
-    """Admin (everything, bucket making included) only while every action of the book is in."""
-    policy = json.loads(POLICY.read_text())
-    scoped = ["Admin", "List", "Read", "Write", "Tagging"]
-    assert imds.seaweed_actions(policy) == [f"{name}:s3lab-*" for name in scoped]
-    for statement in policy["Statement"][1:]:
-        for action in statement["Action"]:
-            fewer = _without(
-                policy, statement["Sid"], Action=[a for a in statement["Action"] if a != action]
-            )
-            assert "Admin:s3lab-*" not in imds.seaweed_actions(fewer), action
-    other = _without(policy, "ObjectsInTheBooksBuckets", Resource="arn:aws:s3:::other-*/*")
-    # objects elsewhere: no Admin, and no Read or Write (each also acts on the bucket)
-    assert imds.seaweed_actions(other) == ["List:s3lab-*", "Tagging:s3lab-*"]
-    everything = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    assert imds.seaweed_actions(everything) == scoped
 
 
 def test_a_refused_request_anywhere_in_a_notebook_is_found() -> None:
