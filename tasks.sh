@@ -162,8 +162,10 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
     fail "$PYTHON ($PYTHON_VERSION) cannot make virtual environments -- fix: sudo apt-get install python${PYTHON_VERSION%.*}-venv"
   say "installing Python packages into $VENV with Python $PYTHON_VERSION (first time: a few minutes; log: $VENV/setup.log)"
   "$PYTHON" -m venv "$VENV"
+  # --no-compile: Python compiles a module when it is first imported; compiling all 10,000 files
+  # up front cost a core-minute per environment, for modules most runs never import.
   if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
-    "$VENV/bin/python" -m pip install -c requirements.lock -e ".[$extra]" &&
+    "$VENV/bin/python" -m pip install --no-compile -c requirements.lock -e ".[$extra]" &&
     "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "$KERNEL_DISPLAY"; } >"$VENV/setup.log" 2>&1; then
     grep '^ERROR' "$VENV/setup.log" | head -3 >&2 || true
     fail "installing Python packages failed -- fix: read $VENV/setup.log, then run again"
