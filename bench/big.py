@@ -1,11 +1,12 @@
-"""One big object up and down: s3lab and the aws command against the server's own ceiling.
+"""One big object up and down: s3lab and each aws command against a ceiling.
 
-The ceiling is a bare loop a careful engineer would write for raw speed: one boto3 client,
-parts of a fixed size sent (UploadPart) or fetched (ranged GetObject) by a pool of threads,
-each part read from or written to the file at its own offset. It runs over a small grid of part
-sizes and thread counts, and the fastest of the grid is the ceiling: the most this client
-machine and this server do together. s3lab (``s3lab bucket put`` / ``get``, the command as
-typed) and ``aws s3 cp`` move the same file, each the best of two runs (one in a quick run).
+A tuned loop is what a careful engineer would write for raw speed: one boto3 client, parts of a
+fixed size sent (UploadPart) or fetched (ranged GetObject) by a pool of threads, each part read
+from or written to the file at its own offset. It runs over a small grid of part sizes and
+thread counts. The ceiling is the fastest of everything measured: every point of the grid and
+every contender, s3lab included, so it is never below what something here did. s3lab
+(``s3lab bucket put`` / ``get``, the command as typed) and each aws command (``aws s3 cp``)
+move the same file, each the best of its runs (two, or ``--repeat``; one in a quick run).
 """
 
 from __future__ import annotations
@@ -105,14 +106,21 @@ def measure(
     work: Path,
     run: Callable[[list[str]], float],
     s3lab_cmd: list[str],
+    clis: list[Any],
     *,
     quick: bool,
+    repeat: int = 1,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Time every contender up and down on one file of ``size`` bytes; returns seconds and grid."""
+    """Time every contender up and down on one file of ``size`` bytes.
+
+    ``run(command, env)`` times a command; ``clis`` are bench.contenders' runnable ones.
+    Returns the best ``seconds`` of each, their ``spread`` (fastest, slowest) and the grid.
+    """
     source = make_file(work / "big.bin", size)
     back = work / "big.back"
     seconds: dict[str, float] = {}
+    spread: dict[str, list[float]] = {}
     grid: list[dict[str, float]] = []
 
     def timed(action: Callable[..., object], *args: object) -> float:
@@ -137,24 +145,33 @@ def measure(
             grid.append({"part_mib": part_mib, "threads": threads, "up_s": up, "down_s": down})
             log(f"  bare loop, {part_mib:3} MiB parts x {threads:2} threads: up {up:6.2f} s, "
                 f"down {down:6.2f} s")  # fmt: skip
-        seconds["ceiling up"] = min(row["up_s"] for row in grid)
-        seconds["ceiling down"] = min(row["down_s"] for row in grid)
-        # The ceiling is the best of a grid, so each contender gets its best of two runs too.
-        tries = 1 if quick else 2
-        for who, key, up, down in (
-            ("s3lab", "s3lab.bin", [*s3lab_cmd, "put", "--quiet"], [*s3lab_cmd, "get", "--quiet"]),
-            ("aws s3 cp", "aws.bin", *[["aws", "s3", "cp", "--only-show-errors"]] * 2),
-        ):
-            url = f"s3://{bucket}/{key}"
-            seconds[f"{who} up"] = min(run([*up, str(source), url]) for _ in range(tries))
+        # Each contender gets its best of two runs (or of --repeat), as the grid's best counts.
+        tries = 1 if quick else max(2, repeat)
+        who_runs = [("s3lab", [*s3lab_cmd, "put", "--quiet"], [*s3lab_cmd, "get", "--quiet"],
+                     None)]  # fmt: skip
+        for c in clis:
+            cp = [*c.argv, "s3", "cp", "--only-show-errors"]
+            who_runs.append((c.name, cp, cp, c.env))
+        for number, (who, up, down, env) in enumerate(who_runs):
+            # s3lab's copy stays for the mount reads (bench/mounts.py reads s3lab.bin)
+            url = f"s3://{bucket}/{'s3lab' if who == 's3lab' else f'contender-{number}'}.bin"
+            ups = [run([*up, str(source), url], *([env] if env else [])) for _ in range(tries)]
             downs = []
             for _ in range(tries):
-                downs.append(run([*down, url, str(back)]))
+                downs.append(run([*down, url, str(back)], *([env] if env else [])))
                 checked(who, back)
-            seconds[f"{who} down"] = min(downs)
+            seconds[f"{who} up"], seconds[f"{who} down"] = min(ups), min(downs)
+            spread[f"{who} up"], spread[f"{who} down"] = (
+                [min(ups), max(ups)],
+                [min(downs), max(downs)],
+            )
+        seconds["ceiling up"] = min([row["up_s"] for row in grid] + [
+            v for k, v in seconds.items() if k.endswith(" up")])  # fmt: skip
+        seconds["ceiling down"] = min([row["down_s"] for row in grid] + [
+            v for k, v in seconds.items() if k.endswith(" down")])  # fmt: skip
         for who, value in seconds.items():
-            log(f"  {who:16} {value:7.2f} s  ({size / MIB / value:7.1f} MiB/s)")
+            log(f"  {who:24} {value:7.2f} s  ({size / MIB / value:7.1f} MiB/s)")
     finally:
         source.unlink(missing_ok=True)
         back.unlink(missing_ok=True)
-    return {"seconds": seconds, "grid": grid}
+    return {"seconds": seconds, "spread": spread, "grid": grid}

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import big, bucket_copy, mounts, report  # noqa: E402
+from bench import big, bucket_copy, contenders, mounts, report  # noqa: E402
 from s3lab import backends, buckets, sandbox  # noqa: E402
 from s3lab.buckets import names, transfer  # noqa: E402
 
@@ -124,6 +124,20 @@ def bare_upload(client, folder: Path, bucket: str, prefix: str) -> None:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def spread_of(
+    what: str,
+    who: str,
+    spread: dict[str, dict[str, list[float]]],
+    big_spread: dict[str, list[float]],
+) -> list[float]:
+    """The fastest and slowest of the repeated runs of one row's s3lab measurement."""
+    if what.startswith("remove"):
+        return spread["remove"][who]
+    if what.startswith("upload"):
+        return spread["upload"][who]
+    return big_spread[f"{who} {'up' if what.startswith('put') else 'down'}"]
 
 
 def parse_size(text: str) -> int:
@@ -254,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         upload_folder = make_files(work / "upload", files, 4096)
         s3lab_cmd = [sys.executable, "-m", "s3lab.cli", "bucket"]
         results: dict[str, dict[str, list[float]]] = {"remove": {}, "upload": {}}
+        clis: list[contenders.Contender] = []
 
         def filled() -> str:
             name = buckets.make_bucket(client, names.unique_name("bench"))
@@ -269,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log("start-up")
         started = startup(env, client, 2 if args.quick else 5)
+        clis = contenders.find(env, work)
+        runnable = [c for c in clis if not c.missing]
+        for c in clis:
+            shown = " ".join(a if a.startswith("-") else Path(a).name for a in c.argv[:2])
+            log(f"  {c.name}: {c.missing or shown}")
         for round_ in range(args.repeat):
             log(f"round {round_ + 1}: upload {files} x 4 KiB")
             target = buckets.make_bucket(client, names.unique_name("bench-up"))
@@ -276,16 +296,21 @@ def main(argv: list[str] | None = None) -> int:
             # SeaweedFS allocates storage for a bucket at its first write (seconds): do that
             # before the clock runs, or whoever goes first pays for it.
             client.put_object(Bucket=target, Key="warm-up", Body=b"x")
-            up = {who: f"s3://{target}/r{round_}{who}/" for who in ("aws", "s3lab", "bare", "fn")}
             folder = str(upload_folder)
-            aws_cp = ["aws", "s3", "cp", "--recursive", "--only-show-errors", folder, up["aws"]]
-            record("upload", "aws s3 cp --recursive", timed(run, aws_cp, env))
-            s3lab_put = [*s3lab_cmd, "put", "--quiet", folder, up["s3lab"]]
-            record("upload", "s3lab bucket put", timed(run, s3lab_put, env))
+            up = {}
+            for number, c in enumerate(runnable):
+                up[c.name] = f"s3://{target}/r{round_}aws{number}/"
+                aws_cp = [*c.argv, "s3", "cp", "--recursive", "--only-show-errors", folder]
+                record("upload", c.name, timed(run, [*aws_cp, up[c.name]], c.env))
+            up["s3lab"] = f"s3://{target}/r{round_}s3lab/"
+            record("upload", "s3lab", timed(run, [*s3lab_cmd, "put", "--quiet", folder,
+                                                  up["s3lab"]], env))  # fmt: skip
+            up["bare"] = f"s3://{target}/r{round_}bare/"
             bare_prefix = buckets.split_url(up["bare"])[1]
             record(
                 "upload", "bare boto3", timed(bare_upload, bare, upload_folder, target, bare_prefix)
             )
+            up["fn"] = f"s3://{target}/r{round_}fn/"
             seconds = timed(transfer.put, client, upload_folder, up["fn"], quiet=True)
             record("upload", "s3lab (in-process)", seconds)
             for who, url in up.items():
@@ -295,12 +320,12 @@ def main(argv: list[str] | None = None) -> int:
             buckets.remove_bucket(client, target, force=True)
 
             log(f"round {round_ + 1}: remove {objects} objects")
+            for c in runnable:
+                name = filled()
+                record("remove", c.name, timed(run, [*c.argv, "s3", "rb", f"s3://{name}",
+                                                     "--force"], c.env))  # fmt: skip
             name = filled()
-            aws_rb = ["aws", "s3", "rb", f"s3://{name}", "--force"]
-            record("remove", "aws s3 rb --force", timed(run, aws_rb, env))
-            name = filled()
-            s3lab_rm = [*s3lab_cmd, "remove", name, "--force"]
-            record("remove", "s3lab bucket remove", timed(run, s3lab_rm, env))
+            record("remove", "s3lab", timed(run, [*s3lab_cmd, "remove", name, "--force"], env))
             name = filled()
             record("remove", "bare boto3", timed(bare_remove, bare, name))
             name = filled()
@@ -315,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         client.put_object(Bucket=big_bucket, Key="warm-up", Body=b"x")
         moved = big.measure(
             big_bucket, box.endpoint_url, size, work,
-            lambda command: timed(run, command, env), s3lab_cmd, quick=args.quick, log=log,
+            lambda command, where=env: timed(run, command, where), s3lab_cmd, runnable,
+            quick=args.quick, repeat=args.repeat, log=log,
         )  # fmt: skip
         log(f"reading the {human(size)} object through each mount tool")
         mounted = mounts.measure(client, big_bucket, "s3lab.bin", size, work, log)
@@ -336,25 +362,42 @@ def main(argv: list[str] | None = None) -> int:
         built = build_times()
 
     times = {task: {who: median(v) for who, v in found.items()} for task, found in results.items()}
+    spread = {task: {who: [min(v), max(v)] for who, v in found.items()} for task, found in
+              results.items()}  # fmt: skip
+    big_s, big_spread = moved["seconds"], moved["spread"]
+    work_rows = [  # (what, s3lab's seconds, each contender's seconds by name)
+        (f"remove a bucket of {objects:,} objects", times["remove"]["s3lab"], times["remove"]),
+        (f"upload {files:,} x 4 KiB files", times["upload"]["s3lab"], times["upload"]),
+        (f"put one {human(size)} object", big_s["s3lab up"],
+         {c.name: big_s[f"{c.name} up"] for c in runnable}),
+        (f"get one {human(size)} object", big_s["s3lab down"],
+         {c.name: big_s[f"{c.name} down"] for c in runnable}),
+    ]  # fmt: skip
     rows = [
-        ratio(f"remove a bucket of {objects:,} objects (command)", "faster",
-              times["remove"]["s3lab bucket remove"], "aws s3 rb --force",
-              times["remove"]["aws s3 rb --force"], 10.0),
+        ratio(what, "faster", ours, c.name, theirs[c.name])
+        for what, ours, theirs in work_rows
+        for c in runnable
+    ]
+    rows += [
         ratio(f"remove a bucket of {objects:,} objects (in-process)", "faster",
-              times["remove"]["s3lab (in-process)"], "aws s3 rb --force",
-              times["remove"]["aws s3 rb --force"]),
-        ratio(f"upload {files:,} x 4 KiB files", "faster", times["upload"]["s3lab bucket put"],
-              "aws s3 cp --recursive", times["upload"]["aws s3 cp --recursive"]),
-        ratio(f"put one {human(size)} object", "faster", moved["seconds"]["s3lab up"],
-              "aws s3 cp", moved["seconds"]["aws s3 cp up"]),
-        ratio(f"get one {human(size)} object", "faster", moved["seconds"]["s3lab down"],
-              "aws s3 cp", moved["seconds"]["aws s3 cp down"]),
+              times["remove"]["s3lab (in-process)"], "fastest aws",
+              min(times["remove"][c.name] for c in runnable)) if runnable else None,
         ratio(f"copy a bucket to {copied['to']}", "faster", copied["seconds"]["s3lab bucket copy"],
               "two stages", copied["seconds"]["two stages"]),
-        ratio(f"put one {human(size)} object", "share", moved["seconds"]["s3lab up"],
-              "ceiling", moved["seconds"]["ceiling up"], 0.9),
-        ratio(f"get one {human(size)} object", "share", moved["seconds"]["s3lab down"],
-              "ceiling", moved["seconds"]["ceiling down"], 0.9),
+        ratio(f"put one {human(size)} object", "share", big_s["s3lab up"],
+              "ceiling", big_s["ceiling up"]),
+        ratio(f"get one {human(size)} object", "share", big_s["s3lab down"],
+              "ceiling", big_s["ceiling down"]),
+    ]  # fmt: skip
+    rows = [row for row in rows if row]
+    against = [
+        {
+            "what": what,
+            "s3lab_s": round(ours, 3),
+            "s3lab_spread": [round(x, 3) for x in spread_of(what, "s3lab", spread, big_spread)],
+            "aws_s": {c.name: round(theirs[c.name], 3) for c in runnable},
+        }
+        for what, ours, theirs in work_rows
     ]  # fmt: skip
     for who, seconds in mounted["seconds"].items():
         if who != "direct GET":
@@ -367,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "sizes": {"objects": objects, "files": files, "big_bytes": size, "repeat": args.repeat},
         "ratios": rows,
+        "against": against,
+        "contenders": {c.name: c.missing or "ran" for c in clis},
+        "versions": contenders.versions(clis),
         "startup": started,
         "seconds": {**times, "big": moved["seconds"], "mounts": mounted["seconds"],
                     "copy": copied["seconds"]},

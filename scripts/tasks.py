@@ -198,7 +198,9 @@ def test(args: Sequence[str]) -> int:
         # 4: much of a test is waiting for a server, a kernel or a browser.
         workers = min((os.cpu_count() or 1) * 2, 4)
         pytest = [sys.executable, "-m", "pytest"]
-        suite = run([*pytest, "-n", str(workers), "--dist", "loadfile", "-m", "not machine_wide"])
+        # In conftest.py's order (the longest modules first), not xdist's (most tests first).
+        spread = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
+        suite = run([*pytest, *spread, "-m", "not machine_wide"])
         status = 1 if beside.wait() else suite
         say("beside the suite: lint and the distribution's Python")
         side_log.seek(0)

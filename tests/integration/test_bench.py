@@ -17,13 +17,18 @@ from s3lab import backends
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: The start of every ratio's name that a run must report (mount tools: see below).
+#: The work each aws command is measured on, against s3lab.
+WORK = [
+    "remove a bucket of 50 objects",
+    "upload 20 x 4 KiB files",
+    "put one 8 MiB object",
+    "get one 8 MiB object",
+]
+#: What each aws command is: set-up gives this environment the v2 and PyPI's v1.
+CONTENDERS = ["aws v2 (classic)", "aws v2 (CRT)", "aws v1"]
+#: The other ratios a run must report (mount tools: see below).
 RATIOS = [
-    ("faster", "remove a bucket of 50 objects (command)"),
     ("faster", "remove a bucket of 50 objects (in-process)"),
-    ("faster", "upload 20 x 4 KiB files"),
-    ("faster", "put one 8 MiB object"),
-    ("faster", "get one 8 MiB object"),
     ("faster", "copy a bucket to server"),
     ("share", "put one 8 MiB object"),
     ("share", "get one 8 MiB object"),
@@ -45,6 +50,15 @@ def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path:
     found = {(row["kind"], row["what"]): row for row in results["ratios"]}
     for key in RATIOS:
         assert key in found, f"missing ratio {key}; found {sorted(found)}"
+    # every aws command ran here (v2 with each transfer client, and v1), on every row of work
+    assert results["contenders"] == dict.fromkeys(CONTENDERS, "ran"), results["contenders"]
+    assert [row["what"] for row in results["against"]] == WORK
+    for row in results["against"]:
+        assert sorted(row["aws_s"]) == sorted(CONTENDERS) and row["s3lab_s"] > 0, row
+    pairs = {(row["what"], row["other"]) for row in results["ratios"] if row["kind"] == "faster"}
+    assert {(what, c) for what in WORK for c in CONTENDERS} <= pairs
+    assert results["versions"]["aws v2 (classic)"].startswith("aws-cli/2.")
+    assert results["versions"]["aws v1"].startswith("aws-cli/1.")
     for row in results["ratios"]:
         assert row["value"] > 0 and row["measured_s"] > 0 and row["other_s"] > 0, row
     # every mount tool is either measured or says why not
@@ -53,7 +67,13 @@ def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path:
         assert measured or tool in results["mounts_skipped"], tool
     assert results["startup"]["s3lab_s"] > 0
     table = (out / "latest.md").read_text()
-    assert table.startswith("| what") and table.count("\n| ") == len(results["ratios"])
+    header = (
+        "| work | s3lab | aws v2 (classic) | aws v2 (CRT) | aws v1 | s3lab vs the fastest aws |"
+    )
+    assert table.startswith(header), table[:200]
+    others = [row for row in results["ratios"] if row["other"] not in CONTENDERS]
+    assert table.count("\n| ") == len(WORK) + 1 + len(others), table  # rows, second header
+    assert "target" not in table and "met" not in table.split("\n")[0]
     assert (out / "latest.svg").read_text().startswith("<svg")
     assert not (out / "latest.png").exists()  # --no-png
     # nothing left behind: no bucket of the bench's, no mount

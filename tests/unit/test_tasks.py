@@ -69,7 +69,7 @@ def test_the_whole_suite_runs_beside_the_side_session_and_machine_wide_last(
     side, suite, machine = recorder.calls
     assert side[1:] == [str(ROOT / "scripts" / "tasks.py"), "side"]
     assert suite[1:4] == ["-m", "pytest", "-n"] and 1 <= int(suite[4]) <= 4
-    assert suite[5:] == ["--dist", "loadfile", "-m", "not machine_wide"]
+    assert suite[5:] == ["--dist", "loadfile", "--no-loadscope-reorder", "-m", "not machine_wide"]
     assert machine[1:] == ["-m", "pytest", "-q", "-m", "machine_wide"]
     shown = capsys.readouterr()
     assert "side says hello" in shown.out

@@ -404,9 +404,13 @@ def site_url(site: Path) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A headless chromium (Debian's) with a fresh profile, driven by playwright."""
+    """A headless chromium (Debian's) with a fresh profile, driven by playwright.
+
+    Closed when this module is done: playwright's sync API runs an event loop while it is open,
+    and another module's browser on the same test worker (the hub test's) cannot start inside it.
+    """
     chromium = shutil.which("chromium")
     if chromium is None:
         unavailable(
