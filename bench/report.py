@@ -66,6 +66,10 @@ def table(results: dict[str, Any]) -> str:
     missing = {n: why for n, why in results.get("contenders", {}).items() if why != "ran"}
     if missing:
         lines += ["", "Not measured: " + "; ".join(f"{n}: {w}" for n, w in missing.items()) + "."]
+    retried = results.get("retried", [])
+    if retried:
+        lines += ["", "Run again after the command itself failed once (its time is the second "
+                  "run's): " + "; ".join(f"{n} ({why})" for n, why in retried) + "."]  # fmt: skip
     others = [r for r in results["ratios"] if r["other"] not in CONTENDERS]
     lines += ["", "| what | time | against | ratio |", "|---|---:|---:|---:|"]
     for row in others:
