@@ -401,3 +401,13 @@ def test_instructor_notes_fold_away() -> None:
             assert "dropdown" in note, f"{page}: an instructor note that does not fold away"
             noted.append(page)
     assert len(set(noted)) >= 10, sorted(set(noted))
+
+
+def test_no_built_page_shows_the_aws_cli_v1_banner(site: Path) -> None:
+    """The book teaches the AWS CLI v2: an ``aws-cli/1.`` on a page means v1 ran, or is named."""
+    shown = sorted(
+        str(page.relative_to(site))
+        for page in site.rglob("*.html")
+        if "aws-cli/1." in page.read_text(errors="replace")
+    )
+    assert shown == []
