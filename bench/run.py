@@ -1,6 +1,6 @@
-"""Benchmark: s3lab against the aws command, a bare tuned boto3 loop and the server's ceiling.
+"""Benchmark: s3lab against the AWS CLI v2 (classic and CRT), v1, and a ceiling.
 
-    python bench/run.py                   # everything, 1 GiB objects (about 10 minutes)
+    python bench/run.py                   # everything, 1 GiB objects (about 15 minutes)
     python bench/run.py --skip-build      # without the book's build times (2 minutes less)
     python bench/run.py --size 256MiB     # a smaller big object
     python bench/run.py --quick           # tiny sizes: checks that it runs (a test does this)

@@ -214,7 +214,7 @@ def test(args: Sequence[str]) -> int:
 
 
 def bench(args: Sequence[str]) -> int:
-    """Benchmarks: about 10 minutes (removal, uploads, 1 GiB up/down, mounts, the book)."""
+    """Benchmarks: about 15 minutes (removal, uploads, 1 GiB up/down, mounts, the book)."""
     return run([sys.executable, "bench/run.py", *args])
 
 
