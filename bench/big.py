@@ -114,7 +114,8 @@ def measure(
 ) -> dict[str, Any]:
     """Time every contender up and down on one file of ``size`` bytes.
 
-    ``run(command, env)`` times a command; ``clis`` are bench.contenders' runnable ones.
+    ``run(command)`` times s3lab's command, ``run(command, contender)`` an aws one; ``clis`` are
+    bench.contenders' runnable ones.
     Returns the best ``seconds`` of each, their ``spread`` (fastest, slowest) and the grid.
     """
     source = make_file(work / "big.bin", size)
@@ -151,14 +152,14 @@ def measure(
                      None)]  # fmt: skip
         for c in clis:
             cp = [*c.argv, "s3", "cp", "--only-show-errors"]
-            who_runs.append((c.name, cp, cp, c.env))
-        for number, (who, up, down, env) in enumerate(who_runs):
+            who_runs.append((c.name, cp, cp, c))
+        for number, (who, up, down, contender) in enumerate(who_runs):
             # s3lab's copy stays for the mount reads (bench/mounts.py reads s3lab.bin)
             url = f"s3://{bucket}/{'s3lab' if who == 's3lab' else f'contender-{number}'}.bin"
-            ups = [run([*up, str(source), url], *([env] if env else [])) for _ in range(tries)]
+            ups = [run([*up, str(source), url], contender) for _ in range(tries)]
             downs = []
             for _ in range(tries):
-                downs.append(run([*down, url, str(back)], *([env] if env else [])))
+                downs.append(run([*down, url, str(back)], contender))
                 checked(who, back)
             seconds[f"{who} up"], seconds[f"{who} down"] = min(ups), min(downs)
             spread[f"{who} up"], spread[f"{who} down"] = (

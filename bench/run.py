@@ -289,7 +289,6 @@ def main(argv: list[str] | None = None) -> int:
         upload_folder = make_files(work / "upload", files, 4096)
         s3lab_cmd = [sys.executable, "-m", "s3lab.cli", "bucket"]
         results: dict[str, dict[str, list[float]]] = {"remove": {}, "upload": {}}
-        clis: list[contenders.Contender] = []
 
         def filled() -> str:
             name = buckets.make_bucket(client, names.unique_name("bench"))
@@ -361,9 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         client.put_object(Bucket=big_bucket, Key="warm-up", Body=b"x")
         moved = big.measure(
             big_bucket, box.endpoint_url, size, work,
-            lambda command, where=None: timed_contender(
-                next(c.name for c in runnable if c.env is where), command, where
-            ) if where else timed(run, command, env), s3lab_cmd, runnable,
+            lambda command, c=None: timed_contender(c.name, command, c.env) if c
+            else timed(run, command, env), s3lab_cmd, runnable,
             quick=args.quick, repeat=args.repeat, log=log,
         )  # fmt: skip
         log(f"reading the {human(size)} object through each mount tool")
