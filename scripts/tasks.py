@@ -33,8 +33,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: 3.11.0) up to [tool.s3lab] newest-python, the newest the lock is checked for.
 OLDEST_PYTHON = PYPROJECT["project"]["requires-python"].removeprefix(">=")
 NEWEST_PYTHON = PYPROJECT["tool"]["s3lab"]["newest-python"]
-#: uv resolves the lock for a Python it does not have; only maintainers need it (``lock``).
-UV_VERSION = "0.13.9"
+#: uv: set-up installs with it (tasks.sh, into .venv-uv), and ``lock`` resolves the lock for a
+#: Python it does not have.
+UV_VERSION = PYPROJECT["tool"]["s3lab"]["uv"]
 
 # The README's set-up and a fast subset of the tests on the distribution's own Python (Debian
 # 12's /usr/bin/python3 is 3.11.2, older than the separately installed python3 a developer or
@@ -271,14 +272,14 @@ def lab(args: Sequence[str]) -> int:
 
 
 def lock(args: Sequence[str]) -> int:
-    """Maintainers only (learners never need uv): re-resolve requirements.lock.
+    """Maintainers only: re-resolve requirements.lock.
 
     For the oldest claimed Python, one pin per package for every claimed version (universal,
     fewest versions; the current lock's pins are kept where they still fit), then a check that
     it installs from wheels on each claimed minor version. ARGS: ``--upgrade`` (or
     ``--upgrade-package NAME``) moves pins forward.
     """
-    tools = ROOT / ".venv-lock"
+    tools = ROOT / ".venv-uv"
     uv = tools / "bin" / "uv"
     version = ""
     if uv.exists():
@@ -310,7 +311,8 @@ def lock(args: Sequence[str]) -> int:
             " (the markers name the few needed only on some).\n"
             "# Made by 'bash tasks.sh lock'"
             f" (uv pip compile --universal --python-version {OLDEST_PYTHON});\n"
-            "# set-up installs it with plain pip: pip install -c requirements.lock -e '.[test]'\n"
+            "# set-up installs it with uv (or plain pip):"
+            " uv pip install -c requirements.lock -e '.[test]'\n"
         )
         lock_file.write_text(header + resolved.read_text())
     finally:

@@ -236,7 +236,8 @@ def plan_awscli_source(
 ) -> InstallPlan:
     """Build the AWS CLI v2 from a source release into its own virtual environment ``prefix``.
 
-    The build needs only PyPI (pip fetches the pinned dependencies); it takes about a minute.
+    The build needs only PyPI (uv or pip fetches the pinned dependencies); it takes a minute or
+    two, mostly building the completion index.
     A build of the same tarball (same sha256) is kept: a second run only checks the links.
     """
     home = system.home
@@ -278,15 +279,21 @@ def plan_awscli_source(
         stamp.unlink(missing_ok=True)
         run_command([python, "-m", "venv", "--clear", str(prefix)], "python -m venv")
 
+    # uv when it is on PATH (set-up puts its own there): it fetches the dependencies in
+    # parallel, 100 s for the whole build here where pip took 160 s. Else pip.
+    uv = shutil.which("uv")
+
     def build(work: Path, progress: Progress) -> None:
-        pip = [
-            str(prefix / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-        ]
-        run_command([*pip, "-q", str(source)], f"pip install {source.name}")
+        if uv:
+            # compiled as installed, as pip does: with PYTHONDONTWRITEBYTECODE set, each aws
+            # command would compile its 240 modules again (1.6 s of CPU, not 0.7 s)
+            installer = [uv, "pip", "install", "--compile-bytecode"]
+            installer += ["--python", str(prefix / "bin" / "python")]
+        else:
+            installer = [str(prefix / "bin" / "python"), "-m", "pip", "install"]
+            installer.append("--disable-pip-version-check")
+        name = f"{'uv ' if uv else ''}pip install {source.name}"
+        run_command([*installer, "-q", str(source)], name)
 
     def check_version(work: Path, progress: Progress) -> None:
         built = probe_aws(exe)
@@ -299,7 +306,11 @@ def plan_awscli_source(
 
     plan.steps = [
         Step(f"python -m venv {show_path(prefix, home)}", make_venv),
-        Step(f"pip install {show_path(source, home)} (builds it; about a minute)", build),
+        Step(
+            f"{'uv ' if uv else ''}pip install {show_path(source, home)}"
+            f" (builds it; {'under two minutes' if uv else 'two or three minutes'})",
+            build,
+        ),
         Step(f"{show_path(exe, home)} --version must print aws-cli/{version}", check_version),
     ]
     if link_into is not None:
