@@ -190,7 +190,7 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 UV_VERSION=$(sed -n 's/^uv = "\([0-9.]*\)"$/\1/p' pyproject.toml)
 UV=$PWD/.venv-uv/bin/uv
 setup_uv() {
-  [ "$("$UV" --version 2>/dev/null)" = "uv $UV_VERSION" ] && return 0
+  case "$("$UV" --version 2>/dev/null)" in "uv $UV_VERSION" | "uv $UV_VERSION "*) return 0 ;; esac
   rm -rf .venv-uv
   "$PYTHON" -m venv .venv-uv && .venv-uv/bin/python -m pip install -q "uv==$UV_VERSION"
 }

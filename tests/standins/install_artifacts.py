@@ -32,9 +32,13 @@ class Signer:
         # Short path under /tmp: gpg-agent's socket path must stay under ~100 characters.
         self.home = Path(tempfile.mkdtemp(prefix="s3lab-gpg-"))
         # An expired key, like an old copy of the AWS CLI key: made and used in 2020, for a day.
-        self.time = ["--faked-system-time", "20200101T000000"] if made_in_2020_for_a_day else []
+        made = ["--faked-system-time", "20200101T000000"] if made_in_2020_for_a_day else []
+        # Signed ten minutes after it was made: a faked clock starts again at its given time in
+        # each gpg run, and a signature from before the key's own creation (the key took a
+        # second or more to make, under load) is refused as a "time warp".
+        self.time = ["--faked-system-time", "20200101T001000"] if made_in_2020_for_a_day else []
         self._gpg(
-            *self.time,
+            *made,
             "--passphrase",
             "",
             "--quick-gen-key",
