@@ -29,6 +29,13 @@ MULTIPART_THRESHOLD = 8 * 1024 * 1024
 LOCAL_TARGET_THROUGHPUT = 2e9 / 8
 
 
+#: A download's part size: None lets the CRT choose, as the AWS CLI v2 does. Measured on 2 cores
+#: against SeaweedFS (1 GiB, rounds alternating with the v2's CRT client, a sync before each):
+#: 8 MiB parts took 3.50 s (median of 4), the CRT's own 3.05 s, the v2 4.23 s. Uploads keep
+#: the 8 MiB parts the put row was measured with (:data:`LOCAL_TARGET_THROUGHPUT`).
+DOWNLOAD_PART_SIZE: int | None = None
+
+
 def target_throughput(endpoint: str) -> float | None:
     """:data:`LOCAL_TARGET_THROUGHPUT` for a loopback endpoint, else None (the CRT's own)."""
     import ipaddress
@@ -42,10 +49,11 @@ def target_throughput(endpoint: str) -> float | None:
     return LOCAL_TARGET_THROUGHPUT if local else None
 
 
-def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
+def transfer_manager(client: S3Client, *, engine: str = "auto", direction: str = "up") -> Any:
     """A transfer manager for ``client``: the CRT one when possible, else boto3's classic one.
 
-    ``engine`` is ``auto`` (CRT if installed), ``crt`` or ``classic``.
+    ``engine`` is ``auto`` (CRT if installed), ``crt`` or ``classic``; ``direction`` (``up`` or
+    ``down``) picks the CRT's part size (see :data:`DOWNLOAD_PART_SIZE`).
 
     Raises:
         UsageError: ``engine`` is unknown, or ``crt`` is asked for and missing.
@@ -55,7 +63,7 @@ def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
     if engine not in ("auto", "crt", "classic"):
         raise UsageError(f"unknown engine {engine!r}", "use auto, crt or classic")
     if engine != "classic":
-        manager = _crt_manager(client)
+        manager = _crt_manager(client, direction)
         if manager is not None:
             return manager
         if engine == "crt":
@@ -69,7 +77,7 @@ def transfer_manager(client: S3Client, *, engine: str = "auto") -> Any:
     return create_transfer_manager(client, config)
 
 
-def _crt_manager(client: S3Client) -> Any | None:
+def _crt_manager(client: S3Client, direction: str = "up") -> Any | None:
     """boto3's transfer manager on the AWS Common Runtime, or None when it cannot be used.
 
     boto3 only uses the CRT on AWS's own endpoints (it drops ``endpoint_url``), so the client's
@@ -97,7 +105,8 @@ def _crt_manager(client: S3Client) -> Any | None:
     crt_client = create_s3_crt_client(
         region,
         wrapper.to_crt_credentials_provider(),
-        part_size=MULTIPART_THRESHOLD,
+        # None reaches awscrt's S3Client, whose own default it is (the stub says int only)
+        part_size=MULTIPART_THRESHOLD if direction == "up" else DOWNLOAD_PART_SIZE,  # type: ignore[arg-type]
         use_ssl=not endpoint.startswith("http://"),
         target_throughput=target_throughput(endpoint),
     )

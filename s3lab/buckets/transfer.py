@@ -291,7 +291,7 @@ def run_plan(
     if big:
         uploads.clean_up(client, plan.bucket, big)  # what an earlier, failed run left open
         uploads.record(client, plan.bucket, big)
-    manager = engines.transfer_manager(client, engine=engine)
+    manager = engines.transfer_manager(client, engine=engine, direction=plan.direction)
     progress = _Progress(plan.bytes, "upload" if plan.direction == "up" else "download", quiet)
     futures: list[Any] = []  # (pair, future) as submitted; an exception that stops it all
     # Submitting blocks once many copies are in flight; a helper thread does it, so that this
