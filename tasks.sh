@@ -173,7 +173,7 @@ inputs $(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
     "$UV" pip install --compile-bytecode --python "$VENV/bin/python" -c requirements.lock -e ".[$extra]" >>"$log" 2>&1; then
     with=uv
   else
-    [ ! -x "$UV" ] || say "note: uv could not install the packages (see $log); trying pip"
+    say "note: uv could not be installed or could not install the packages (see $log); trying pip"
     "$VENV/bin/python" -m pip install --upgrade pip >>"$log" 2>&1 &&
       "$VENV/bin/python" -m pip install -c requirements.lock -e ".[$extra]" >>"$log" 2>&1 ||
       { grep '^ERROR' "$log" | head -3 >&2 || true
@@ -203,10 +203,8 @@ AWSCLI_VENV=$PWD/.venv-awscli
 # S3LAB_V1_SAID=1: a second set-up in the same command (the test command's .venv-distro) leaves
 # out the note that v1 was kept, which the first one printed: it is said once.
 setup_awscli() {
-  local said='^s3lab: no line is this$'
-  [ -z "${S3LAB_V1_SAID:-}" ] || said='^note: the AWS CLI v1 '
   PATH="$(dirname "$UV"):$PATH" "$VENV/bin/s3lab" install awscli --or-v1 --prefix "$AWSCLI_VENV" --link-into "$VENV/bin" 2>&1 |
-    sed "/$said/d" ||
+    sed "${S3LAB_V1_SAID:+/^note: the AWS CLI v1 /d}" ||
     fail "setting up the AWS CLI v2 failed -- fix: read the line above, then run again"
 }
 

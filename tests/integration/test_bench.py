@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from s3lab import backends
+from s3lab.install.machine import probe_aws
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,14 +36,6 @@ RATIOS = [
 ]
 
 
-def _aws_version() -> str:
-    """What the aws on PATH says it is (set-up's v2 link, or PyPI's v1 where it kept v1)."""
-    aws = shutil.which("aws")
-    assert aws, "set-up installs an aws command"
-    done = subprocess.run([aws, "--version"], capture_output=True, text=True, timeout=60)
-    return done.stdout.strip()
-
-
 def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path: Path) -> None:
     out = tmp_path / "results"
     done = subprocess.run(
@@ -62,7 +54,8 @@ def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path:
     # every aws command ran here (v2 with each transfer client, and v1), on every row of work;
     # where set-up kept v1 (offline, no source: tests/integration/configure/test_awscli_v2.py
     # fails that in CI), the two v2 rows say so in one line instead
-    v2 = _aws_version().startswith("aws-cli/2.")
+    found = probe_aws()
+    v2 = found is not None and found.major >= 2
     ran = CONTENDERS if v2 else ["aws v1"]
     said = results["contenders"]
     assert {name: said[name] for name in ran} == dict.fromkeys(ran, "ran"), said
