@@ -54,8 +54,8 @@ def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path:
     # every aws command ran here (v2 with each transfer client, and v1), on every row of work;
     # where set-up kept v1 (offline, no source: tests/integration/configure/test_awscli_v2.py
     # fails that in CI), the two v2 rows say so in one line instead
-    found = probe_aws()
-    v2 = found is not None and found.major >= 2
+    aws = probe_aws()
+    v2 = aws is not None and aws.major >= 2
     ran = CONTENDERS if v2 else ["aws v1"]
     said = results["contenders"]
     assert {name: said[name] for name in ran} == dict.fromkeys(ran, "ran"), said
