@@ -50,7 +50,7 @@ def build(tree: Path, venv: Path) -> dict[str, float | int]:
         sys.exit(f"error: the build failed in {tree}:\n{log[-3000:]}")
     return {
         "s": round(seconds, 1),
-        "executed": len(re.findall(r"Executed notebook in", log)),
+        "executed": len(re.findall(r"Executed notebook in|: executed in ", log)),
         "from_cache": len(re.findall(r"Using cached notebook", log)),
     }
 

@@ -97,11 +97,17 @@ def book(args: Sequence[str]) -> int:
     # when its code changed since the last build (execute_notebooks: cache, in _config.yml), so
     # the sandboxes are started only when scripts/book_cache.py names one to execute.
     build = ["jupyter-book", "build", "--all", "-W", "--keep-going", ".", *args]
-    cached = not args and (  # extra flags: may build elsewhere
-        run([sys.executable, "scripts/book_cache.py"], quiet=True) == 0
-    )
-    if cached:
-        say("every notebook's outputs are in _build/.jupyter_cache: none executed, no sandbox")
+
+    def cached() -> bool:
+        return run([sys.executable, "scripts/book_cache.py"], quiet=True) == 0
+
+    # Extra flags may build elsewhere: then the build executes (and caches) for itself.
+    executes = bool(args) or not cached()
+    if executes and not args:  # side by side first, into the cache (scripts/book_execute.py)
+        run([sys.executable, "scripts/book_execute.py"])
+        executes = not cached()
+    if not executes:
+        say("every notebook's outputs are in _build/.jupyter_cache: the build executes none")
         status = run(build)
     else:
         status = with_sandboxes(build)

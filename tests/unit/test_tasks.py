@@ -113,6 +113,29 @@ def test_the_book_starts_sandboxes_only_when_a_notebook_must_run(
         assert build[-6:] == ["jupyter-book", "build", "--all", "-W", "--keep-going", "."]
 
 
+def test_the_book_executes_side_by_side_first_and_then_needs_no_sandbox(
+    tasks: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("S3LAB_HOME", str(tmp_path))
+    answers = iter([3, 0])  # missing from the cache; then book_execute.py has put them there
+    recorder = Recorder()
+    plain = recorder.run
+
+    def run(argv: list[Any], env: dict[str, str] | None = None, **_: object) -> int:
+        status = plain(argv, env)
+        return next(answers) if "book_cache.py" in " ".join(map(str, argv)) else status
+
+    monkeypatch.setattr(tasks, "run", run)
+    assert tasks.main(["book"]) == 0
+    ran = [" ".join(call) for call in recorder.calls]
+    assert [line.rsplit("/", 1)[-1] for line in ran[:3]] == [
+        "book_cache.py",
+        "book_execute.py",
+        "book_cache.py",
+    ]
+    assert recorder.calls[-1][:2] == ["jupyter-book", "build"]  # no sandbox: nothing to execute
+
+
 def test_an_unknown_task_is_one_line(tasks: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     assert tasks.main(["nope"]) == 1
     assert capsys.readouterr().err == "error: no task 'nope' -- fix: bash tasks.sh help\n"
