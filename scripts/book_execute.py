@@ -47,12 +47,13 @@ def estimate(path: Path) -> float:
 
     The committed notebooks keep each cell's execution times; they split the lanes evenly.
     """
+    cells = nbformat.read(path, as_version=4).cells
     times = []
-    for cell in nbformat.read(path, as_version=4).cells:
+    for cell in cells:
         stamps = cell.get("metadata", {}).get("execution", {})
         times += [stamps[k] for k in ("iopub.status.busy", "shell.execute_reply") if k in stamps]
     if len(times) < 2:
-        return float(len(nbformat.read(path, as_version=4).cells))
+        return float(len(cells))
     when = [_dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times]
     return (max(when) - min(when)).total_seconds()
 
@@ -61,10 +62,10 @@ def lanes_for(notebooks: list[Path], count: int) -> list[list[Path]]:
     """Share the notebooks among ``count`` lanes, the longest first to the least loaded lane."""
     lanes: list[list[Path]] = [[] for _ in range(count)]
     load = [0.0] * count
-    for path in sorted(notebooks, key=estimate, reverse=True):
+    for seconds, path in sorted(((estimate(p), p) for p in notebooks), reverse=True):
         lane = load.index(min(load))
         lanes[lane].append(path)
-        load[lane] += estimate(path)
+        load[lane] += seconds
     return [lane for lane in lanes if lane]
 
 
