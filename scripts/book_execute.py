@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -116,7 +117,8 @@ def execute(build_dir: Path) -> int:
     say(f"executing {len(todo)} notebooks in {len(lanes)} lanes, each on sandboxes of its own")
     started = time.perf_counter()
     out = build_dir / "executed"
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # an interrupted run's copies are of older code
+    out.mkdir(parents=True)
     procs = []
     for number, lane in enumerate(lanes, 1):
         env = {**os.environ, "S3LAB_HOME": str(build_dir / f"sandbox-lane-{number}")}
