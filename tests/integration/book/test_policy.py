@@ -1,19 +1,20 @@
 """The book's IAM policy covers every notebook and no more; the book runs on a role's keys alone.
 
-The policy is policy/s3lab-book-policy.json. Two runs of every notebook with ``backend="aws"``,
-each as on a VM whose only credentials are an instance role: no ``~/.aws`` files at all
+The policy is policy/s3lab-book-policy.json. One run of every notebook with ``backend="aws"``,
+as on a VM whose only credentials are an instance role: no ``~/.aws`` files at all
 (``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE`` name files that do not exist), no
 profile, no keys in the environment; the role's keys and the region from the IMDSv2 stand-in.
 The endpoint reaches the run in the environment only (``AWS_ENDPOINT_URL``): see
 :func:`s3lab.sandbox.imds.role_only_vm` for why.
 
-- On moto with its request recorder on (it sees the ``!aws`` commands' requests as well as
-  boto3's): each request is mapped to its S3 operation with botocore's service model (method,
-  path depth, query keys), then to the IAM actions that allow it and the ARNs they act on. Every
-  action is allowed by the policy, on that ARN, and the policy allows no action the book does
-  not use (apart from :data:`ALSO_ALLOWED`, with the reason).
-- On SeaweedFS, where the role's key may do no more than the policy allows: in
-  test_policy_enforced.py (a module of its own, so the two runs go to two test workers).
+The run is on SeaweedFS, where the role's key may do no more than the policy allows, and goes
+through a recording proxy (tests/support/recorder.py: it sees the ``!aws`` commands' and the
+mount programs' requests as well as boto3's). So every notebook passes as the role, and each
+recorded request is mapped to its S3 operation with botocore's service model (method, path
+depth, query keys), then to the IAM actions that allow it and the ARNs they act on. Every action
+is allowed by the policy, on that ARN, and the policy allows no action the book does not use
+(apart from :data:`ALSO_ALLOWED`, with the reason). A policy with one thing taken out failing a
+run: test_policy_enforced.py (a module of its own, so that another test worker runs it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import urllib.request
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import pytest
 
 from s3lab import backends, notebooks, settings
 from s3lab.sandbox import imds
+from tests.support.recorder import Recorder
 
 POLICY = notebooks.POLICY
 
@@ -147,52 +148,48 @@ def check(policy: dict[str, Any], used: set[str]) -> tuple[set[str], set[str]]:
     return missing, extra
 
 
-def _moto_api(endpoint: str, verb: str, method: str = "POST") -> bytes:
-    request = urllib.request.Request(f"{endpoint}/moto-api/recorder/{verb}", method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return bytes(response.read())
+def run_as_role(
+    policy: dict[str, Any],
+    tmp: Path,
+    folder: Path | None = None,
+    record: list[dict[str, Any]] | None = None,
+) -> notebooks.Run:
+    """Run the notebooks in ``folder`` (default: the book's) as a role holding ``policy``.
 
-
-def role_only_env(
-    env: pytest.MonkeyPatch, tmp: Path, endpoint: str, sts: str, role: imds.InstanceRole
-) -> None:
-    """What a role-only VM's environment holds, with ``endpoint`` in it (see the docstring)."""
-    for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *settings.VM_UNSETS):
-        env.delenv(variable, raising=False)
-    env.setenv("AWS_CONFIG_FILE", str(tmp / "no-aws-files" / "config"))
-    env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-aws-files" / "credentials"))
-    env.setenv("AWS_ENDPOINT_URL", endpoint)
-    env.setenv("AWS_ENDPOINT_URL_STS", sts)
-    for variable, value in role.env.items():
-        env.setenv(variable, value)
+    On a SeaweedFS of its own, where the role's key may do only what ``policy`` allows; with
+    ``record``, through recording proxies (S3 and the STS helper), whose entries go in it.
+    """
+    with imds.role_only_vm(policy, tmp / "vm") as vm, pytest.MonkeyPatch.context() as env:
+        for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *vm.unset):
+            env.delenv(variable, raising=False)
+        for variable, value in vm.env.items():
+            env.setenv(variable, value)
+        if record is None:
+            return notebooks.run("aws", out=tmp / "out", folder=folder)
+        with (
+            Recorder(vm.env["AWS_ENDPOINT_URL"]) as s3,
+            Recorder(vm.env["AWS_ENDPOINT_URL_STS"]) as sts,
+        ):
+            env.setenv("AWS_ENDPOINT_URL", s3.url)
+            env.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+            done = notebooks.run("aws", out=tmp / "out", folder=folder)
+        record.extend([*s3.entries, *sts.entries])
+        return done
 
 
 @pytest.fixture(scope="module")
 def recorded(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[list[dict[str, Any]], notebooks.Run]:
-    """Every notebook, run once on moto with the recorder on: the requests, and the run.
+    """Every notebook, run once as the book's role on the enforcing server: requests and run.
 
     As on a role-only VM: no AWS files, no profile, the instance role's keys and region from
     the IMDSv2 stand-in (rclone, in the mount chapters, takes the role's keys from it too).
     """
-    endpoint = str(backends.resolve("moto").endpoint_url)
     tmp = tmp_path_factory.mktemp("policy-run")
-    _moto_api(endpoint, "reset-recording")
-    _moto_api(endpoint, "start-recording")
-    try:
-        with pytest.MonkeyPatch.context() as env, imds.start_instance_role() as role:
-            role_only_env(env, tmp, endpoint, endpoint, role)
-            done = notebooks.run("aws", out=tmp / "out")
-    finally:
-        _moto_api(endpoint, "stop-recording")
-    assert not (tmp / "no-aws-files").exists(), "the run wrote AWS files a VM does not have"
-    log = _moto_api(endpoint, "download-recording", "GET").decode()
-    # One JSON record after another; a record with a large body may not end its line.
-    decoder, entries, at = json.JSONDecoder(), [], 0
-    while (at := len(log) - len(log[at:].lstrip())) < len(log):
-        entry, at = decoder.raw_decode(log, at)
-        entries.append(entry)
+    entries: list[dict[str, Any]] = []
+    done = run_as_role(notebooks.book_policy(), tmp, record=entries)
+    assert not (tmp / "vm" / "no-aws-files").exists(), "the run wrote AWS files a VM does not have"
     return entries, done
 
 
@@ -204,7 +201,7 @@ def _every_notebook_ran(done: notebooks.Run) -> None:
 
 
 @pytest.mark.integration
-def test_every_notebook_runs_with_backend_aws_on_the_instance_roles_keys(
+def test_every_notebook_runs_as_the_role_on_a_server_that_enforces_the_policy(
     recorded: tuple[list[dict[str, Any]], notebooks.Run],
 ) -> None:
     _every_notebook_ran(recorded[1])

@@ -1,10 +1,9 @@
-"""The book runs as a role that may do only what the book's IAM policy allows, as on AWS.
+"""A policy with one thing taken out makes the book fail, on a server that enforces it, as AWS.
 
 On SeaweedFS, where the role's key may do no more than the policy allows
-(:func:`s3lab.sandbox.imds.seaweed_identity`): every notebook passes, and a policy with one
-action or one resource taken out makes a notebook fail. The run is a role-only VM's, as in
-test_policy.py (whose recorded run on moto checks the policy's actions and resources request by
-request); the two are separate modules so that two test workers run them at once.
+(:func:`s3lab.sandbox.imds.seaweed_identity`). That the whole book passes as the role with the
+policy itself, every request recorded and checked: test_policy.py. A module of its own, so that
+two test workers run the two at once.
 """
 
 from __future__ import annotations
@@ -16,38 +15,9 @@ from typing import Any
 
 import pytest
 
-from s3lab import notebooks, settings
+from s3lab import notebooks
 from s3lab.sandbox import imds
-from tests.integration.book.test_policy import POLICY, _every_notebook_ran, check_requests
-
-
-def run_as_role(policy: dict[str, Any], tmp: Path, folder: Path | None = None) -> notebooks.Run:
-    """Run the notebooks in ``folder`` (default: the book's) as a role holding ``policy``.
-
-    On a SeaweedFS of its own, where the role's key may do only what ``policy`` allows.
-    """
-    with imds.role_only_vm(policy, tmp / "vm") as vm, pytest.MonkeyPatch.context() as env:
-        for variable in (*settings.SANDBOX_SETS, *settings.SANDBOX_CLEARS, *vm.unset):
-            env.delenv(variable, raising=False)
-        for variable, value in vm.env.items():
-            env.setenv(variable, value)
-        return notebooks.run("aws", out=tmp / "out", folder=folder)
-
-
-@pytest.fixture(scope="module")
-def as_the_role(tmp_path_factory: pytest.TempPathFactory) -> notebooks.Run:
-    """Every notebook, run once as the book's role on the policy-enforcing SeaweedFS."""
-    tmp = tmp_path_factory.mktemp("role-run")
-    done = run_as_role(notebooks.book_policy(), tmp)
-    assert not (tmp / "vm" / "no-aws-files").exists(), "the run wrote AWS files"
-    return done
-
-
-@pytest.mark.integration
-def test_every_notebook_runs_as_the_role_on_a_server_that_enforces_the_policy(
-    as_the_role: notebooks.Run,
-) -> None:
-    _every_notebook_ran(as_the_role)
+from tests.integration.book.test_policy import POLICY, check_requests, run_as_role
 
 
 def _without(policy: dict[str, Any], sid: str, **changes: Any) -> dict[str, Any]:
