@@ -112,6 +112,12 @@ def table(results: dict[str, Any]) -> str:
             f"executed), warm with nothing changed {build['warm_s']:.0f} s, one notebook "
             f"changed {build['one_changed_s']:.0f} s ({build['one_changed_executed']} executed).",
         ]
+    elif build:  # said, so a reader does not look for the build's times and find nothing
+        lines += [
+            "",
+            "The book's build was not timed in this run (`--skip-build`); "
+            "`python scripts/build_times.py` times it on its own.",
+        ]
     return "\n".join(lines) + "\n"
 
 

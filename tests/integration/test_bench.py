@@ -84,6 +84,7 @@ def test_the_quick_bench_reports_every_ratio(server: backends.Backend, tmp_path:
     others = [row for row in results["ratios"] if row["other"] not in CONTENDERS]
     assert table.count("\n| ") == len(WORK) + 1 + len(others), table  # rows, second header
     assert "target" not in table and "met" not in table.split("\n")[0]
+    assert "The book's build was not timed in this run" in table  # --quick: said, not blank
     assert (out / "latest.svg").read_text().startswith("<svg")
     assert not (out / "latest.png").exists()  # --no-png
     # nothing left behind: no bucket of the bench's, no mount
