@@ -55,8 +55,11 @@ def profile_for(client: str, folder: Path, extra: str = "") -> Path:
     return path
 
 
-def find(env: dict[str, str], work: Path, crt_extra: str = "") -> list[Contender]:
-    """Every contender, in the order the table shows them; ``env`` is the sandbox's."""
+def find(env: dict[str, str], work: Path, extra: str = "") -> list[Contender]:
+    """Every contender, in the order the table shows them; ``env`` is the sandbox's.
+
+    ``extra``: profile lines every contender gets (on Ceph, the Kopah profile's checksum ones).
+    """
     found = []
     aws = shutil.which("aws", path=env.get("PATH", os.defpath))
     v2 = _version([aws], env) if aws else ""
@@ -65,7 +68,6 @@ def find(env: dict[str, str], work: Path, crt_extra: str = "") -> list[Contender
             why = f"no AWS CLI v2 here ({v2.split(' ')[0] if v2 else 'no aws command'})"
             found.append(Contender(name, [], env, missing=f"{why}: bash tasks.sh setup builds it"))
             continue
-        extra = crt_extra if client == "crt" else ""
         config = profile_for(client, work / "aws", extra)
         argv = [str(aws)]
         endpoint = env.get("AWS_ENDPOINT_URL", "")
@@ -75,7 +77,12 @@ def find(env: dict[str, str], work: Path, crt_extra: str = "") -> list[Contender
     v1_argv = [sys.executable, "-m", "awscli"]
     v1 = _version(v1_argv, env)
     if v1.startswith("aws-cli/1."):
-        found.append(Contender("aws v1", v1_argv, env))
+        v1_env = env
+        if extra:
+            v1_config = work / "aws" / "config-v1"
+            v1_config.write_text(f"[default]\n{extra}")
+            v1_env = {**env, "AWS_CONFIG_FILE": str(v1_config)}
+        found.append(Contender("aws v1", v1_argv, v1_env))
     else:
         found.append(Contender("aws v1", [], env, missing="PyPI's awscli (v1) is not installed"))
     return found

@@ -93,6 +93,17 @@ def timed(action: Callable[..., object], *args: object, **kwargs: object) -> flo
     return time.perf_counter() - start
 
 
+def timer(env: dict[str, str]) -> Callable[..., float]:
+    """How bench/big.py times a command: an aws one (with its contender) as such, s3lab's in env."""
+
+    def time_it(command: list[str], contender: contenders.Contender | None = None) -> float:
+        if contender is not None:
+            return timed_contender(contender.name, command, contender.env)
+        return timed(run, command, env)
+
+    return time_it
+
+
 def make_files(folder: Path, count: int, size: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
@@ -359,9 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         made.append(big_bucket)
         client.put_object(Bucket=big_bucket, Key="warm-up", Body=b"x")
         moved = big.measure(
-            big_bucket, box.endpoint_url, size, work,
-            lambda command, c=None: timed_contender(c.name, command, c.env) if c
-            else timed(run, command, env), s3lab_cmd, runnable,
+            big_bucket, box.endpoint_url, size, work, timer(env), s3lab_cmd, runnable,
             quick=args.quick, repeat=args.repeat, log=log,
         )  # fmt: skip
         log(f"reading the {human(size)} object through each mount tool")

@@ -233,6 +233,12 @@ AWS_ERRORS: dict[str, tuple[type[S3LabError], str]] = {
         ConfigError,
         "the request was refused as malformed: check the region and endpoint with `s3lab doctor`",
     ),
+    "XAmzContentSHA256Mismatch": (
+        ConfigError,
+        "this store refused the upload's checksum (older Ceph does): set "
+        "`request_checksum_calculation = when_required` in the profile "
+        "(`s3lab configure --kopah` writes it)",
+    ),
     "NoSuchUpload": (
         ServiceError,
         "the multipart upload was already finished or aborted: run the command again",

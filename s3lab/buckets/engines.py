@@ -95,6 +95,7 @@ def _crt_manager(client: S3Client, direction: str = "up") -> Any | None:
         )
     except ImportError:
         return None
+    config = client.meta.config
     # The same private call boto3's own CRT support makes (no stub declares it).
     credentials = client._get_credentials()  # type: ignore[attr-defined]
     if credentials is None:
@@ -110,7 +111,6 @@ def _crt_manager(client: S3Client, direction: str = "up") -> Any | None:
         use_ssl=not endpoint.startswith("http://"),
         target_throughput=target_throughput(endpoint),
     )
-    config = client.meta.config
     addressing = (config.s3 or {}).get("addressing_style")  # type: ignore[attr-defined]
     # The client has read the AWS files already (or, on a sandbox, ignored them): the serializer
     # gets what it needs from the client, and reads no file (a learner's broken ~/.aws/config
@@ -132,4 +132,28 @@ def _crt_manager(client: S3Client, direction: str = "up") -> Any | None:
             ),
         },
     )
-    return CRTTransferManager(crt_client, serializer)
+    manager: Any = CRTTransferManager(crt_client, serializer)  # (the stub has no privates)
+    if getattr(config, "request_checksum_calculation", None) == "when_required":
+        manager._s3_args_creator = _without_upload_checksums(serializer, manager._osutil)
+    return manager
+
+
+def _without_upload_checksums(serializer: Any, osutil: Any) -> Any:
+    """s3transfer's CRT request builder, with no checksum trailer on uploads.
+
+    s3transfer's CRT path (as the AWS CLI v2's) asks the CRT for a CRC trailer (``aws-chunked``
+    encoding) on every upload, whatever ``request_checksum_calculation`` says. Ceph 16, the
+    gateway of the ceph sandbox, refuses every such upload (``XAmzContentSHA256Mismatch``, for
+    1 MiB as for a multipart 128 MiB); a profile that says ``when_required`` (the Kopah one
+    does) gets no trailer, as with boto3's classic manager. Over HTTPS, TLS guards the bytes.
+    """
+    from s3transfer.crt import S3ClientArgsCreator
+
+    class NoUploadChecksums(S3ClientArgsCreator):
+        def _get_make_request_args_put_object(self, **kwargs: Any) -> dict[str, Any]:
+            put = super()._get_make_request_args_put_object  # type: ignore[misc]
+            args: dict[str, Any] = put(**kwargs)
+            args["checksum_config"] = None
+            return args
+
+    return NoUploadChecksums(serializer, osutil)

@@ -152,6 +152,8 @@ osd crush chooseleaf type = 0
 [{RGW_NAME}]
 rgw frontends = beast endpoint={HOST}:{port}
 rgw data = {directory}/rgw
+rgw gc obj min wait = 0
+rgw gc processor period = 5
 """
 
 
