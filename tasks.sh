@@ -199,7 +199,9 @@ setup_uv() {
 # urllib3), shared by .venv and .venv-distro: from S3LAB_AWSCLI_SOURCE (a source tarball or
 # an installer zip), else the official zip, else PyPI's v1 with one line that says so. Linked
 # into $VENV/bin after pip ran (pip replaces the link when it reinstalls v1); seconds once built.
-AWSCLI_VENV=$PWD/.venv-awscli
+# Beside $VENV, not in this tree: a build from a copy of the tree with S3LAB_VENV (as
+# scripts/build_times.py does) must not link the venv's aws into the copy, deleted afterwards.
+AWSCLI_VENV=$(dirname "$VENV")/.venv-awscli
 # S3LAB_V1_SAID=1: a second set-up in the same command (the test command's .venv-distro) leaves
 # out the note that v1 was kept, which the first one printed: it is said once.
 setup_awscli() {

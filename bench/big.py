@@ -6,7 +6,9 @@ from or written to the file at its own offset. It runs over a small grid of part
 thread counts. The ceiling is the fastest of everything measured: every point of the grid and
 every contender, s3lab included, so it is never below what something here did. s3lab
 (``s3lab bucket put`` / ``get``, the command as typed) and each aws command (``aws s3 cp``)
-move the same file, each the best of its runs (two, or ``--repeat``; one in a quick run).
+move the same file, each the best of its runs (two, or ``--repeat``; one in a quick run). The
+runs go in rounds, every contender once a round, in the opposite order every other round, with
+the disk's pending writes flushed (``sync``) before each, outside the timing.
 """
 
 from __future__ import annotations
@@ -139,7 +141,9 @@ def measure(
             client = bare_client(endpoint_url, threads)
             part = part_mib * MIB
             key = f"bare-{part_mib}-{threads}"
+            os.sync()
             up = timed(bare_put, client, source, bucket, key, part, threads)
+            os.sync()
             down = timed(bare_get, client, bucket, key, back, part, threads)
             checked("the bare loop", back)
             client.delete_object(Bucket=bucket, Key=key)
@@ -153,19 +157,28 @@ def measure(
         for c in clis:
             cp = [*c.argv, "s3", "cp", "--only-show-errors"]
             who_runs.append((c.name, cp, cp, c))
-        for number, (who, up, down, contender) in enumerate(who_runs):
-            # s3lab's copy stays for the mount reads (bench/mounts.py reads s3lab.bin)
-            url = f"s3://{bucket}/{'s3lab' if who == 's3lab' else f'contender-{number}'}.bin"
-            ups = [run([*up, str(source), url], contender) for _ in range(tries)]
-            downs = []
-            for _ in range(tries):
-                downs.append(run([*down, url, str(back)], contender))
-                checked(who, back)
-            seconds[f"{who} up"], seconds[f"{who} down"] = min(ups), min(downs)
-            spread[f"{who} up"], spread[f"{who} down"] = (
-                [min(ups), max(ups)],
-                [min(downs), max(downs)],
-            )
+        # s3lab's copy stays for the mount reads (bench/mounts.py reads s3lab.bin)
+        urls = [f"s3://{bucket}/{'s3lab' if who == 's3lab' else f'contender-{number}'}.bin"
+                for number, (who, *_) in enumerate(who_runs)]  # fmt: skip
+        times: dict[str, list[float]] = {}
+        for direction in ("up", "down"):
+            # Rounds, every contender once a round, the order reversed every other round: a
+            # slow minute of the machine (or a place in the order) then falls on everyone alike.
+            for attempt in range(tries):
+                order = list(zip(who_runs, urls, strict=True))
+                for (who, up, down, contender), url in order[:: -1 if attempt % 2 else 1]:
+                    # What earlier runs left for the disk is written out first, outside the
+                    # timing: each run pays for its own writes only.
+                    os.sync()
+                    if direction == "up":
+                        took = run([*up, str(source), url], contender)
+                    else:
+                        took = run([*down, url, str(back)], contender)
+                        checked(who, back)
+                    times.setdefault(f"{who} {direction}", []).append(took)
+        for who, *_ in who_runs:
+            for name in (f"{who} up", f"{who} down"):
+                seconds[name], spread[name] = min(times[name]), [min(times[name]), max(times[name])]
         seconds["ceiling up"] = min([row["up_s"] for row in grid] + [
             v for k, v in seconds.items() if k.endswith(" up")])  # fmt: skip
         seconds["ceiling down"] = min([row["down_s"] for row in grid] + [

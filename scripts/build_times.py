@@ -30,7 +30,18 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = {"cold_s": 120.0, "warm_s": 15.0}
-SKIP = shutil.ignore_patterns(".git", ".venv", "_build", "__pycache__", "*.egg-info", ".ruff_cache")
+#: Not copied: the venvs the build uses from the work tree itself (``S3LAB_VENV``, and the AWS CLI
+#: v2's beside it), and what the build makes anew.
+SKIP = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".venv-awscli",
+    ".venv-distro",
+    "_build",
+    "__pycache__",
+    "*.egg-info",
+    ".ruff_cache",
+)
 
 
 def build(tree: Path, venv: Path) -> dict[str, float | int]:

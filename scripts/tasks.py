@@ -209,6 +209,8 @@ def test(args: Sequence[str]) -> int:
         pytest = [sys.executable, "-m", "pytest"]
         # In conftest.py's order (the longest modules first), not xdist's (most tests first).
         spread = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
+        # The slowest tests, printed at the end: where the test command's minutes go.
+        spread += ["--durations", "20", "--durations-min", "10"]
         suite = run([*pytest, *spread, "-m", "not machine_wide"])
         status = 1 if beside.wait() else suite
         say("beside the suite: lint and the distribution's Python")

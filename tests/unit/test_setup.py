@@ -228,15 +228,37 @@ def test_python3_11_is_found_beside_an_old_python3(tmp_path: Path) -> None:
     bin_dir = _path_without_python(tmp_path)
     _stand_in(bin_dir / "python3", OLD_PYTHON)
     (bin_dir / f"python3.{sys.version_info[1]}").symlink_to(sys.executable)
+    venv = _kept_venv(tmp_path / "venv")
+    result = _tasks({"PATH": str(bin_dir), "S3LAB_VENV": str(venv)}, "setup")
+    assert result.returncode == 0, result.stderr
+    assert "installing Python packages" not in result.stderr
+
+
+def _kept_venv(venv: Path, s3lab: str = "#!/bin/sh\nexit 0\n") -> Path:
+    """A venv already set up from this Python with these inputs: set-up keeps it, says nothing.
+
+    ``s3lab`` is its stand-in command (set-up's AWS CLI v2 step): by default, done at once.
+    """
     base = os.path.realpath(sys.executable)
     version = "{}.{}.{}".format(*sys.version_info[:3])
-    # A venv already set up from that Python with these inputs: set-up keeps it and says nothing.
-    venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(base)
     inputs = hashlib.sha256(PYPROJECT.read_bytes() + LOCK.read_bytes()).hexdigest()[:16]
     (venv / ".s3lab-setup").write_text(f"python {version} {base}\ninputs {inputs}\n")
-    _stand_in(venv / "bin" / "s3lab", "#!/bin/sh\nexit 0\n")  # set-up's AWS CLI v2 step: done
-    result = _tasks({"PATH": str(bin_dir), "S3LAB_VENV": str(venv)}, "setup")
+    _stand_in(venv / "bin" / "s3lab", s3lab)
+    return venv
+
+
+def test_the_aws_cli_v2_lives_beside_the_venv_it_is_linked_into(tmp_path: Path) -> None:
+    """A build from a copy of the tree with S3LAB_VENV (scripts/build_times.py) used to link the
+    venv's ``aws`` into the copy's .venv-awscli, which was then deleted: ``aws`` was left
+    dangling in the project's own venv."""
+    said = tmp_path / "said"
+    venv = _kept_venv(tmp_path / "venv", f'#!/bin/sh\necho "$@" > {said}\n')
+    result = _tasks({"S3LAB_VENV": str(venv)}, "setup")
     assert result.returncode == 0, result.stderr
-    assert "installing Python packages" not in result.stderr
+    assert said.read_text().split() == [
+        "install", "awscli", "--or-v1",
+        "--prefix", str(tmp_path / ".venv-awscli"),
+        "--link-into", str(venv / "bin"),
+    ]  # fmt: skip
