@@ -35,13 +35,6 @@ LOCAL_TARGET_THROUGHPUT = 2e9 / 8
 #: the 8 MiB parts the put row was measured with (:data:`LOCAL_TARGET_THROUGHPUT`).
 DOWNLOAD_PART_SIZE: int | None = None
 
-#: awscrt itself is pinned in requirements.lock at 0.36.0, the version the AWS CLI v2 (2.36.7)
-#: ships: with 0.38.0, ``s3lab bucket get`` of 1 GiB from SeaweedFS took about half a second
-#: longer on 2 cores (10 alternating rounds, a sync before each: median 2.2 s against 1.7 s, the
-#: older faster in 8 of 10 pairs), while a 1 GiB put and 1,000 small uploads took the same time.
-#: Measure again (bash tasks.sh bench) before moving the pin.
-AWSCRT_PINNED = "0.36.0"
-
 
 def target_throughput(endpoint: str) -> float | None:
     """:data:`LOCAL_TARGET_THROUGHPUT` for a loopback endpoint, else None (the CRT's own)."""

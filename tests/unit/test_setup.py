@@ -262,14 +262,3 @@ def test_the_aws_cli_v2_lives_beside_the_venv_it_is_linked_into(tmp_path: Path) 
         "--prefix", str(tmp_path / ".venv-awscli"),
         "--link-into", str(venv / "bin"),
     ]  # fmt: skip
-
-
-def test_awscrt_stays_at_the_version_measured_fastest() -> None:
-    """The lock keeps awscrt where the bench put it (:data:`engines.AWSCRT_PINNED`, and why)."""
-    from s3lab.buckets import engines
-
-    pins = {canonicalize_name(pin.name): pin for pin in lock_pins(LOCK.read_text())}
-    assert str(pins["awscrt"].specifier) == f"=={engines.AWSCRT_PINNED}", (
-        "awscrt moved in requirements.lock: run bash tasks.sh bench before and after, and see "
-        "s3lab/buckets/engines.py"
-    )
