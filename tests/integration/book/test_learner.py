@@ -79,6 +79,9 @@ def test_a_taken_port_moves_the_sandbox_and_rewrites_its_profile(aws_dir: Path) 
         assert cli("configure", "--sandbox", "--backend", "moto").returncode == 0
         sandbox.stop("moto")
         with socket.socket() as squatter:  # someone else takes the port while it is stopped
+            # As servers do (and must, here: the stopped server's closed connections may hold
+            # the port in TIME_WAIT for a minute, and a plain bind then fails).
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind((sandbox.HOST, first.port))
             squatter.listen()
             done = cli("sandbox", "start", "--backend", "moto")
