@@ -161,11 +161,11 @@ def measure(
         urls = [f"s3://{bucket}/{'s3lab' if who == 's3lab' else f'contender-{number}'}.bin"
                 for number, (who, *_) in enumerate(who_runs)]  # fmt: skip
         times: dict[str, list[float]] = {}
+        order = list(zip(who_runs, urls, strict=True))
         for direction in ("up", "down"):
             # Rounds, every contender once a round, the order reversed every other round: a
             # slow minute of the machine (or a place in the order) then falls on everyone alike.
             for attempt in range(tries):
-                order = list(zip(who_runs, urls, strict=True))
                 for (who, up, down, contender), url in order[:: -1 if attempt % 2 else 1]:
                     # What earlier runs left for the disk is written out first, outside the
                     # timing: each run pays for its own writes only.
