@@ -5,6 +5,12 @@ and invisible in a listing. :mod:`s3lab.buckets.transfer` records each big uploa
 starts and forgets it when done; the next run for the same key aborts what a failed or killed
 run left (:func:`abort_stale_uploads`). Concurrent commands update the file under a lock
 (:func:`s3lab.statefiles.update`), so neither loses the other's records.
+
+Which open uploads are s3lab's is told by the server's own list, not by clocks: the record
+keeps the ids of the uploads that were open for the key before s3lab started, and only the
+others are aborted. A server's ``Initiated`` date cannot be trusted for this (moto gives every
+upload the same date in 2010; a server's clock may be off from this machine's); it is used
+only when listing uploads was refused at the start.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import logging
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +36,7 @@ def records_file() -> Path:
     return settings.home() / "uploads.json"
 
 
-def _load() -> list[dict[str, str]]:
+def _load() -> list[dict[str, Any]]:
     records = statefiles.read_json(records_file(), [], kind=list)
     return [r for r in records if isinstance(r, dict)]
 
@@ -42,17 +50,51 @@ def _change(edit: Any) -> None:
     statefiles.update(records_file(), change, [], kind=list)
 
 
-def _mine(record: dict[str, str], client: S3Client, bucket: str, keys: list[str]) -> bool:
+def _mine(record: dict[str, Any], client: S3Client, bucket: str, keys: list[str]) -> bool:
     # Not matched on the endpoint: a restarted sandbox has a new port, the same uploads.
     return record.get("bucket") == bucket and record.get("key") in keys
 
 
 def record(client: S3Client, bucket: str, keys: list[str]) -> None:
-    """Note that big uploads of ``keys`` start now (before the first part is sent)."""
+    """Note that big uploads of ``keys`` start now (before the first part is sent).
+
+    The uploads already open for those keys (someone else's, or a run still going) are noted
+    too, by id, so that a clean-up leaves them alone.
+    """
     started = _dt.datetime.now(_dt.UTC).isoformat()
     endpoint = client.meta.endpoint_url
-    new = [{"endpoint": endpoint, "bucket": bucket, "key": k, "started": started} for k in keys]
+    before = _open_uploads(client, bucket, keys)
+    new: list[dict[str, Any]] = []
+    for key in keys:
+        entry: dict[str, Any] = {"endpoint": endpoint, "bucket": bucket, "key": key}
+        entry["started"] = started
+        if before is not None:
+            entry["before"] = sorted(before.get(key, []))
+        new.append(entry)
     _change(lambda records: [r for r in records if not _mine(r, client, bucket, keys)] + new)
+
+
+def _open_uploads(client: S3Client, bucket: str, keys: list[str]) -> dict[str, list[str]] | None:
+    """The ids of the uploads open for ``keys``, by key; None if the server would not say.
+
+    One listing of the keys' common prefix, not one per key: a sync of many big files costs
+    one request (or a few pages), not one per file.
+    """
+    wanted = set(keys)
+    found: dict[str, list[str]] = {}
+    try:
+        prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is characters)
+        pages = client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=bucket, Prefix=prefix
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Key"] in wanted:
+                    found.setdefault(upload["Key"], []).append(upload["UploadId"])
+    except Exception:  # refused, or the server is away: the dates must do (see the module)
+        logger.debug("could not list the open uploads of s3://%s; dates will tell", bucket)
+        return None
+    return found
 
 
 def forget(client: S3Client, bucket: str, keys: list[str]) -> None:
@@ -70,17 +112,15 @@ def abort_stale_uploads(client: S3Client, bucket: str, keys: list[str]) -> int:
     records = [r for r in _load() if _mine(r, client, bucket, keys)]
     aborted = 0
     for entry in records:
-        try:
-            since = _dt.datetime.fromisoformat(str(entry["started"])) - _dt.timedelta(minutes=1)
-        except (KeyError, ValueError):
+        ours = _ours(entry)
+        if ours is None:
             continue  # a damaged record: forgotten below, and nobody's upload aborted for it
         pages = client.get_paginator("list_multipart_uploads").paginate(
             Bucket=bucket, Prefix=entry["key"]
         )
         for page in pages:
             for upload in page.get("Uploads", []):
-                initiated = upload.get("Initiated")
-                if upload["Key"] == entry["key"] and (initiated is None or initiated >= since):
+                if upload["Key"] == entry["key"] and ours(upload):
                     client.abort_multipart_upload(
                         Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                     )
@@ -89,6 +129,18 @@ def abort_stale_uploads(client: S3Client, bucket: str, keys: list[str]) -> int:
         logger.info("aborted %d multipart upload(s) a failed run left open", aborted)
     forget(client, bucket, [r["key"] for r in records])
     return aborted
+
+
+def _ours(entry: dict[str, Any]) -> Callable[[Mapping[str, Any]], bool] | None:
+    """How to tell the record's uploads from the rest; None for a damaged record."""
+    before = entry.get("before")
+    if isinstance(before, list):
+        return lambda upload: upload["UploadId"] not in before
+    try:
+        since = _dt.datetime.fromisoformat(str(entry["started"])) - _dt.timedelta(minutes=1)
+    except (KeyError, ValueError):
+        return None
+    return lambda upload: upload.get("Initiated") is None or upload["Initiated"] >= since
 
 
 def clean_up(client: S3Client, bucket: str, keys: list[str]) -> None:
