@@ -7,8 +7,8 @@ thread counts. The ceiling is the fastest of everything measured: every point of
 every contender, s3lab included, so it is never below what something here did. s3lab
 (``s3lab bucket put`` / ``get``, the command as typed) and each aws command (``aws s3 cp``)
 move the same file, each the best of its runs (two, or ``--repeat``; one in a quick run). The
-runs go in rounds, every contender once a round, in the opposite order every other round, with
-the disk's pending writes flushed (``sync``) before each, outside the timing.
+runs go in rounds, every contender once a round, in the opposite order every other round, each
+started from the same state of the machine (:func:`settle`), outside the timing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,30 @@ MIB = 1024 * 1024
 #: (part size in MiB, threads): the ceiling's grid; the quick run uses the last row only.
 GRID = [(8, 8), (16, 16), (64, 8), (64, 16)]
 QUICK_GRID = [(5, 2)]  # S3 parts are 5 MiB at least
+
+#: Present when the kernel hands freed memory back to the host it runs on (a VM's free page
+#: reporting, as on the machine the speed page was measured on).
+PAGE_REPORTING = Path("/sys/module/page_reporting")
+#: How long a run waits there for the memory the run before it freed to be handed back.
+SETTLE_S = 6.0
+
+
+def settle(*, quick: bool) -> float:
+    """Start a run from the state every run meets: no pending writes, no memory at hand.
+
+    The disk's pending writes are flushed, so each run pays for its own only. And on a VM that
+    hands freed memory back to its host, a page the host has taken back costs a fault on the
+    host when it is used again: 2 s more per GiB of page cache here. A download that started
+    right after another one freed its gigabyte found those pages still at hand and took 1.6 s;
+    one that started a few seconds later took 3 s, whichever tool it was. So the order, not the
+    tool, decided the get row. Waiting :data:`SETTLE_S` puts every run in the second case, the
+    one a command typed after a pause meets. Returns the seconds waited (0 in a quick run).
+    """
+    os.sync()
+    if quick or not PAGE_REPORTING.exists():
+        return 0.0
+    time.sleep(SETTLE_S)
+    return SETTLE_S
 
 
 def make_file(path: Path, size: int) -> Path:
@@ -118,13 +142,15 @@ def measure(
 
     ``run(command)`` times s3lab's command, ``run(command, contender)`` an aws one; ``clis`` are
     bench.contenders' runnable ones.
-    Returns the best ``seconds`` of each, their ``spread`` (fastest, slowest) and the grid.
+    Returns the best ``seconds`` of each, their ``spread`` (fastest, slowest), the grid and
+    ``settle_s``, what :func:`settle` waited before each run.
     """
     source = make_file(work / "big.bin", size)
     back = work / "big.back"
     seconds: dict[str, float] = {}
     spread: dict[str, list[float]] = {}
     grid: list[dict[str, float]] = []
+    waited = 0.0
 
     def timed(action: Callable[..., object], *args: object) -> float:
         start = time.perf_counter()
@@ -141,9 +167,9 @@ def measure(
             client = bare_client(endpoint_url, threads)
             part = part_mib * MIB
             key = f"bare-{part_mib}-{threads}"
-            os.sync()
+            waited = settle(quick=quick)
             up = timed(bare_put, client, source, bucket, key, part, threads)
-            os.sync()
+            settle(quick=quick)
             down = timed(bare_get, client, bucket, key, back, part, threads)
             checked("the bare loop", back)
             client.delete_object(Bucket=bucket, Key=key)
@@ -167,9 +193,7 @@ def measure(
             # slow minute of the machine (or a place in the order) then falls on everyone alike.
             for attempt in range(tries):
                 for (who, up, down, contender), url in order[:: -1 if attempt % 2 else 1]:
-                    # What earlier runs left for the disk is written out first, outside the
-                    # timing: each run pays for its own writes only.
-                    os.sync()
+                    settle(quick=quick)
                     if direction == "up":
                         took = run([*up, str(source), url], contender)
                     else:
@@ -188,4 +212,4 @@ def measure(
     finally:
         source.unlink(missing_ok=True)
         back.unlink(missing_ok=True)
-    return {"seconds": seconds, "spread": spread, "grid": grid}
+    return {"seconds": seconds, "spread": spread, "grid": grid, "settle_s": waited}

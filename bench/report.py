@@ -94,7 +94,7 @@ def table(results: dict[str, Any]) -> str:
         f"the server and other work (load average {load[0]} at the start, {load[1]} at the end); "
         f"{box.get('os')}, Python {box.get('python')}, boto3 {box.get('boto3')}, awscrt "
         f"{box.get('awscrt')}; {versions or 'no aws command'}. The big object's times are the "
-        "best of each one's runs.",
+        "best of each one's runs" + _settled(results.get("sizes", {}).get("big_settle_s", 0)),
     ]
     start = results.get("startup")
     if start:
@@ -119,6 +119,16 @@ def table(results: dict[str, Any]) -> str:
             "`python scripts/build_times.py` times it on its own.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _settled(seconds: float) -> str:
+    """How each big-object run started (bench/big.py's ``settle``), as the end of a sentence."""
+    if not seconds:
+        return "."
+    return (
+        f"; each started {seconds:.0f} s after the one before, once the disk's writes were "
+        "flushed and this VM had handed the memory freed meanwhile back to its host."
+    )
 
 
 #: Debian's chromium, with the flags the site test uses: it turns the SVG into the PNG.
