@@ -142,14 +142,15 @@ def measure(
 
     ``run(command)`` times s3lab's command, ``run(command, contender)`` an aws one; ``clis`` are
     bench.contenders' runnable ones.
-    Returns the best ``seconds`` of each, their ``spread`` (fastest, slowest), the grid and
-    ``settle_s``, what :func:`settle` waited before each run.
+    Returns the best ``seconds`` of each, their ``spread`` (fastest, slowest), every one of their
+    ``runs`` in order, the grid and ``settle_s``, what :func:`settle` waited before each run.
     """
     source = make_file(work / "big.bin", size)
     back = work / "big.back"
     seconds: dict[str, float] = {}
     spread: dict[str, list[float]] = {}
     grid: list[dict[str, float]] = []
+    times: dict[str, list[float]] = {}
     waited = 0.0
 
     def timed(action: Callable[..., object], *args: object) -> float:
@@ -186,7 +187,6 @@ def measure(
         # s3lab's copy stays for the mount reads (bench/mounts.py reads s3lab.bin)
         urls = [f"s3://{bucket}/{'s3lab' if who == 's3lab' else f'contender-{number}'}.bin"
                 for number, (who, *_) in enumerate(who_runs)]  # fmt: skip
-        times: dict[str, list[float]] = {}
         order = list(zip(who_runs, urls, strict=True))
         for direction in ("up", "down"):
             # Rounds, every contender once a round, the order reversed every other round: a
@@ -212,4 +212,4 @@ def measure(
     finally:
         source.unlink(missing_ok=True)
         back.unlink(missing_ok=True)
-    return {"seconds": seconds, "spread": spread, "grid": grid, "settle_s": waited}
+    return {"seconds": seconds, "spread": spread, "grid": grid, "settle_s": waited, "runs": times}
