@@ -8,8 +8,8 @@ every contender, s3lab included, so it is never below what something here did. s
 (``s3lab bucket put`` / ``get``, the command as typed) and each aws command (``aws s3 cp``)
 move the same file, each the best of its runs (two, or ``--repeat``; one in a quick run). The
 runs go in rounds, every contender once a round, in the opposite order every other round, each
-started from the same state of the machine (:func:`settle`), outside the timing; the gets
-come after one untimed get, so that the first of them has the same past as the others.
+started from the same state of the machine (:func:`settle`), outside the timing; each series
+of gets (the grid's, the contenders') comes after one untimed get (:func:`untimed_get`).
 """
 
 from __future__ import annotations
@@ -60,6 +60,18 @@ def make_file(path: Path, size: int) -> Path:
             out.write(block[: min(left, len(block))])
             left -= min(left, len(block))
     return path
+
+
+def untimed_get(endpoint_url: str, bucket: str, key: str, path: Path, *, quick: bool) -> None:
+    """One get, not timed, before a series of timed ones: so that the first has their past.
+
+    The first get after uploads met memory no get had freed yet: 2.2 s where every later one
+    took 3.5 s, whoever ran it (bench runs of 2026-12-04, with :func:`settle`). After this one,
+    every timed get follows the same things: a gigabyte written, removed, and the settle.
+    """
+    settle(quick=quick)
+    bare_get(bare_client(endpoint_url, 8), bucket, key, path, 8 * MIB, 8)
+    path.unlink()
 
 
 def bare_put(client: Any, path: Path, bucket: str, key: str, part: int, threads: int) -> None:
@@ -171,6 +183,8 @@ def measure(
             key = f"bare-{part_mib}-{threads}"
             waited = settle(quick=quick)
             up = timed(bare_put, client, source, bucket, key, part, threads)
+            if not grid:
+                untimed_get(endpoint_url, bucket, key, back, quick=quick)
             settle(quick=quick)
             down = timed(bare_get, client, bucket, key, back, part, threads)
             checked("the bare loop", back)
@@ -191,13 +205,7 @@ def measure(
         order = list(zip(who_runs, urls, strict=True))
         for direction in ("up", "down"):
             if direction == "down":
-                # One get first, untimed. The first get after the puts met memory no get had
-                # freed yet: 2.2 s where every later one took 3.5 s, whoever ran it (two bench
-                # runs of 2026-12-04). After this one, every timed get has the same past: a
-                # gigabyte written, removed, and the settle.
-                settle(quick=quick)
-                bare_get(bare_client(endpoint_url, 8), bucket, "s3lab.bin", back, 8 * MIB, 8)
-                back.unlink()
+                untimed_get(endpoint_url, bucket, "s3lab.bin", back, quick=quick)
             # Rounds, every contender once a round, the order reversed every other round: a
             # slow minute of the machine (or a place in the order) then falls on everyone alike.
             for attempt in range(tries):
