@@ -300,7 +300,7 @@ def run_plan(
     submitter.daemon = True
     try:
         submitter.start()
-        _wait(submitter, futures, progress, client.meta.endpoint_url)
+        _wait(futures, progress, client.meta.endpoint_url)
         done = []
         for entry in futures:
             if isinstance(entry, BaseException):
@@ -398,9 +398,7 @@ def _shutdown(manager: Any, patience: float = 1.0) -> None:
     closer.join(patience)
 
 
-def _wait(
-    submitter: threading.Thread, futures: list[Any], progress: _Progress, endpoint: str
-) -> None:
+def _wait(futures: list[Any], progress: _Progress, endpoint: str) -> None:
     """Wait for every copy: woken by each one's end, else every tenth of a second.
 
     The wake-up at a copy's end (not a fixed tick) is what a single file's command waits for
@@ -414,8 +412,8 @@ def _wait(
     def finished() -> bool:
         if any(isinstance(f, BaseException) for f in futures):
             return True
-        submitted = progress.all_submitted or not submitter.is_alive()
-        return submitted and all(f.done() for _, f in futures)
+        # set by the submitter's last act (its ``finally``), so no wait for the thread's end
+        return progress.all_submitted and all(f.done() for _, f in futures)
 
     while True:
         progress.changed.clear()  # before looking, so an end that comes meanwhile still wakes

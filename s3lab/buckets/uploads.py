@@ -19,7 +19,7 @@ import contextlib
 import datetime as _dt
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from s3lab import settings, statefiles
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import MultipartUploadTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -63,38 +64,35 @@ def record(client: S3Client, bucket: str, keys: list[str]) -> None:
     """
     started = _dt.datetime.now(_dt.UTC).isoformat()
     endpoint = client.meta.endpoint_url
-    before = _open_uploads(client, bucket, keys)
+    open_ids: dict[str, list[str]] = {key: [] for key in keys}
+    try:
+        for upload in _listed(client, bucket, keys):
+            open_ids[upload["Key"]].append(upload["UploadId"])
+        listed = True
+    except Exception:  # refused, or the server is away: the dates must do (see the module)
+        logger.debug("could not list the open uploads of s3://%s; dates will tell", bucket)
+        listed = False
     new: list[dict[str, Any]] = []
     for key in keys:
         entry: dict[str, Any] = {"endpoint": endpoint, "bucket": bucket, "key": key}
         entry["started"] = started
-        if before is not None:
-            entry["before"] = sorted(before.get(key, []))
+        if listed:
+            entry["before"] = sorted(open_ids[key])
         new.append(entry)
     _change(lambda records: [r for r in records if not _mine(r, client, bucket, keys)] + new)
 
 
-def _open_uploads(client: S3Client, bucket: str, keys: list[str]) -> dict[str, list[str]] | None:
-    """The ids of the uploads open for ``keys``, by key; None if the server would not say.
+def _listed(client: S3Client, bucket: str, keys: list[str]) -> Iterator[MultipartUploadTypeDef]:
+    """The uploads open for ``keys`` on the server (errors are the caller's).
 
     One listing of the keys' common prefix, not one per key: a sync of many big files costs
     one request (or a few pages), not one per file.
     """
     wanted = set(keys)
-    found: dict[str, list[str]] = {}
-    try:
-        prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is characters)
-        pages = client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=bucket, Prefix=prefix
-        )
-        for page in pages:
-            for upload in page.get("Uploads", []):
-                if upload["Key"] in wanted:
-                    found.setdefault(upload["Key"], []).append(upload["UploadId"])
-    except Exception:  # refused, or the server is away: the dates must do (see the module)
-        logger.debug("could not list the open uploads of s3://%s; dates will tell", bucket)
-        return None
-    return found
+    prefix = os.path.commonprefix(keys)  # noqa: RUF071 (an S3 prefix is characters)
+    pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        yield from (upload for upload in page.get("Uploads", []) if upload["Key"] in wanted)
 
 
 def forget(client: S3Client, bucket: str, keys: list[str]) -> None:
@@ -110,21 +108,15 @@ def abort_stale_uploads(client: S3Client, bucket: str, keys: list[str]) -> int:
     older ones, and other keys', are left alone. Returns how many were aborted.
     """
     records = [r for r in _load() if _mine(r, client, bucket, keys)]
+    # A damaged record has no rule: it is forgotten below, and nobody's upload aborted for it.
+    rules = {r["key"]: rule for r in records if (rule := _ours(r)) is not None}
     aborted = 0
-    for entry in records:
-        ours = _ours(entry)
-        if ours is None:
-            continue  # a damaged record: forgotten below, and nobody's upload aborted for it
-        pages = client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=bucket, Prefix=entry["key"]
-        )
-        for page in pages:
-            for upload in page.get("Uploads", []):
-                if upload["Key"] == entry["key"] and ours(upload):
-                    client.abort_multipart_upload(
-                        Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                    )
-                    aborted += 1
+    for upload in _listed(client, bucket, list(rules)) if rules else ():
+        if rules[upload["Key"]](upload):
+            client.abort_multipart_upload(
+                Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+            aborted += 1
     if aborted:
         logger.info("aborted %d multipart upload(s) a failed run left open", aborted)
     forget(client, bucket, [r["key"] for r in records])
