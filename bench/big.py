@@ -21,15 +21,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from s3lab.buckets import engines
+
 MIB = 1024 * 1024
 #: (part size in MiB, threads): the ceiling's grid; the quick run uses the last row only.
 GRID = [(8, 8), (16, 16), (64, 8), (64, 16)]
 QUICK_GRID = [(5, 2)]  # S3 parts are 5 MiB at least
 
-#: Present when the kernel hands freed memory back to the host it runs on (a VM's free page
-#: reporting, as on the machine the speed page was measured on).
-PAGE_REPORTING = Path("/sys/module/page_reporting")
-#: How long a run waits there for the memory the run before it freed to be handed back.
+#: How long a run waits, on a VM that hands freed memory back to its host
+#: (:func:`s3lab.buckets.engines.page_cache_is_slow`), for the memory the run before it freed
+#: to be handed back.
 SETTLE_S = 6.0
 
 
@@ -45,7 +46,7 @@ def settle(*, quick: bool) -> float:
     one a command typed after a pause meets. Returns the seconds waited (0 in a quick run).
     """
     os.sync()
-    if quick or not PAGE_REPORTING.exists():
+    if quick or not engines.page_cache_is_slow():
         return 0.0
     time.sleep(SETTLE_S)
     return SETTLE_S

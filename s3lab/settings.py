@@ -21,6 +21,9 @@ The variables:
   patient downloads are.
 - ``S3LAB_CONNECT_TIMEOUT``, ``S3LAB_READ_TIMEOUT``, ``S3LAB_ATTEMPTS``: how patient every S3
   client is (seconds, seconds, tries in all; see :mod:`s3lab.clients`).
+- ``S3LAB_DIRECT_IO``: whether a download writes its file past the kernel's page cache:
+  ``auto`` (default: where the page cache is slow to fill, see
+  :func:`s3lab.buckets.engines.page_cache_is_slow`), ``on`` or ``off``.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class Settings:
     connect_timeout: float | None = None
     read_timeout: float | None = None
     attempts: int | None = None
+    direct_io: str = "auto"
 
 
 def _number(
@@ -132,6 +136,25 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
 
 
+#: What ``S3LAB_DIRECT_IO`` may say.
+DIRECT_IO_CHOICES = ("auto", "on", "off")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when unset); any other word is refused, not ignored."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        from s3lab.errors import UsageError  # as in _number: keep this module a leaf
+
+        raise UsageError(
+            f"{name}={raw!r} is not one of {', '.join(choices)}",
+            f"set {name} to one of them, or unset it",
+        )
+    return raw
+
+
 def read(env: Mapping[str, str] | None = None) -> Settings:
     """Read every ``S3LAB_*`` variable from ``env`` (default: this process's environment)."""
     env = os.environ if env is None else env
@@ -155,6 +178,7 @@ def read(env: Mapping[str, str] | None = None) -> Settings:
         connect_timeout=_number(env, "S3LAB_CONNECT_TIMEOUT", float),
         read_timeout=_number(env, "S3LAB_READ_TIMEOUT", float),
         attempts=_number(env, "S3LAB_ATTEMPTS", int),  # type: ignore[arg-type]
+        direct_io=_choice(env, "S3LAB_DIRECT_IO", DIRECT_IO_CHOICES),
     )
 
 

@@ -344,6 +344,11 @@ def add_bucket(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     get.add_argument("url", metavar="s3://BUCKET/KEY")
     get.add_argument("target")
+    get.epilog = (
+        "On a VM that hands the memory it frees back to its host, the file is written past\n"
+        "the page cache, which is three times faster there. S3LAB_DIRECT_IO=on or off\n"
+        "chooses (default: auto)."
+    )
     get.set_defaults(func=_bucket_get)
 
     sync_ = verb(

@@ -227,6 +227,41 @@ def test_put_get_sync_round_trip(bucket, tmp_path: Path, engine: str) -> None:
     assert _tree(back) == _tree(source)
 
 
+def _cached_bytes(path: Path) -> int:
+    """How much of ``path`` the kernel's page cache holds (util-linux's fincore)."""
+    said = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(said.stdout.strip())
+
+
+# Sizes where the CRT must fall back for some part: none (aligned parts), the one short part,
+# a last part not a multiple of the page, and an empty object.
+DIRECT_SIZES = [0, 4097, 2 * transfer.MULTIPART_THRESHOLD, 2 * transfer.MULTIPART_THRESHOLD + 4095]
+
+
+def test_a_download_past_the_page_cache_is_the_same_file_and_not_in_the_cache(
+    bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, name = bucket
+    sent = {size: os.urandom(size) for size in DIRECT_SIZES}
+    for size, data in sent.items():
+        client.put_object(Bucket=name, Key=f"k{size}", Body=data)
+    cached = {}
+    for choice in ("on", "off"):
+        monkeypatch.setenv("S3LAB_DIRECT_IO", choice)
+        for size, data in sent.items():
+            back = tmp_path / f"{choice}-{size}"
+            transfer.get(client, f"s3://{name}/k{size}", back, quiet=True, engine="crt")
+            cached[choice, size] = _cached_bytes(back)
+            assert back.read_bytes() == data, f"S3LAB_DIRECT_IO={choice}, {size} bytes"
+    aligned = 2 * transfer.MULTIPART_THRESHOLD
+    # the aligned parts went past the cache; through it, the whole file is there
+    assert cached["on", aligned] == 0, cached
+    assert cached["off", aligned] == aligned, cached
+
+
 def test_cli_list_put_sync_dry_run(bucket, tmp_path: Path, lab) -> None:
     _, name = bucket
     # the put runs end to end (a child process with no terminal: no progress bar)

@@ -243,6 +243,7 @@ CLI_CASES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("env-connect-negative", ["bucket", "list"], ("S3LAB_CONNECT_TIMEOUT",)),
     ("env-read-nan", ["bucket", "list"], ("S3LAB_READ_TIMEOUT",)),
     ("env-read-word", ["bucket", "list"], ("S3LAB_READ_TIMEOUT",)),
+    ("env-direct-io-word", ["bucket", "get", "s3://{bucket}/a", "{tmp}/o"], ("S3LAB_DIRECT_IO",)),
     # object keys S3 refuses (moto takes them all): refused before any request, on both
     (
         "key-long-ascii",
@@ -268,6 +269,7 @@ CASE_ENV = {
     "env-connect-negative": {"S3LAB_CONNECT_TIMEOUT": "-1"},
     "env-read-nan": {"S3LAB_READ_TIMEOUT": "nan"},
     "env-read-word": {"S3LAB_READ_TIMEOUT": "soon"},
+    "env-direct-io-word": {"S3LAB_DIRECT_IO": "maybe"},
 }
 
 
