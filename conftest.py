@@ -136,13 +136,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def scratch_left(tmp: Path) -> list[Path]:
+    """The scratch folders (``tempfile.mkdtemp(prefix="s3lab-...")``) still in ``tmp``."""
+    return sorted(tmp.glob("s3lab-*"))
+
+
 class BackendNotebook(IPyNbFile):
-    """A notebook validated by nbval against one backend."""
+    """A notebook validated by nbval against one backend.
+
+    Its kernel gets a temporary folder of its own (TMPDIR): a scratch folder the notebook
+    leaves there is a missing clean-up cell (every site build and lab run would leave it in
+    /tmp), and fails the notebook at teardown, named. Its own folder, not /tmp: under
+    ``pytest -n`` other workers make and remove scratch folders in /tmp at the same time.
+    """
 
     backend = "moto"
+    tmp: Path | None = None
 
     def setup(self) -> None:
-        """Export the backend, then let nbval start the kernel (which inherits it)."""
+        """Export the backend and TMPDIR, then let nbval start the kernel (which inherits them)."""
         if self.backend not in sandbox.SANDBOXES:  # an opt-in kind (ceph): only for its notebook
             from s3lab.sandbox import ceph
 
@@ -150,11 +162,34 @@ class BackendNotebook(IPyNbFile):
             if why:
                 pytest.skip(f"the {self.backend} sandbox cannot run here: {why[0]}")
             sandbox.start(self.backend)
-        os.environ["S3LAB_BACKEND"] = self.backend
+        # In the session's S3LAB_HOME: removed at the session's end, after the mounts' safety net.
+        self.tmp = Path(
+            tempfile.mkdtemp(
+                prefix=f"tmp-{self.path.stem}-{self.backend}-", dir=os.environ["S3LAB_TEST_HOME"]
+            )
+        )
+        saved = {name: os.environ.get(name) for name in ("S3LAB_BACKEND", "TMPDIR")}
+        os.environ.update(S3LAB_BACKEND=self.backend, TMPDIR=str(self.tmp))
         try:
             super().setup()
         finally:
-            os.environ.pop("S3LAB_BACKEND", None)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def teardown(self) -> None:
+        """Stop the kernel, then fail if the notebook left a scratch folder behind."""
+        super().teardown()
+        left = scratch_left(self.tmp) if self.tmp else []
+        if left:
+            pytest.fail(
+                f"{self.path.name} on {self.backend} left its scratch folder(s) "
+                f"{', '.join(p.name for p in left)} (in {self.tmp}, its kernel's TMPDIR): remove "
+                "each in the notebook's last clean-up cell (shutil.rmtree), as 30_configure does",
+                pytrace=False,
+            )
 
 
 def notebook_backends(path: Path) -> list[str]:

@@ -79,7 +79,9 @@ def main() -> int:
 
     tag = os.urandom(2).hex()
     names = [f"lo{tag}x{n:02d}" for n in range(1, args.learners + 1)]
-    cells = through_hub.code_cells(ROOT / "notebooks" / "10_first_bucket.ipynb")[:-1]
+    cells = through_hub.code_cells_through(
+        ROOT / "notebooks" / "10_first_bucket.ipynb", 's3lab.check("first-bucket")'
+    )
     result: dict[str, object] = {"learners": args.learners, "cpus": psutil.cpu_count()}
     try:
         room = classroom.start(names)

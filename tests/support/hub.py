@@ -25,6 +25,12 @@ def code_cells(notebook: Path) -> list[str]:
     return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
 
 
+def code_cells_through(notebook: Path, last: str) -> list[str]:
+    """The code cells up to the first whose whole code is ``last`` (an exercise's check)."""
+    cells = code_cells(notebook)
+    return cells[: cells.index(last) + 1]
+
+
 def _call(served: hub.Hub, method: str, path: str, body: Any = None) -> Any:
     request = urllib.request.Request(
         f"http://127.0.0.1:{served.port}/{path.lstrip('/')}",

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from s3lab import backends, buckets, notebooks
 from tests.support import cli
@@ -56,8 +57,11 @@ def test_every_bucket_name_comes_from_the_prefix_parameter() -> None:
 
 
 def test_run_on_server_reports_and_cleans_up_after_a_failure(
-    tmp_path: Path, server: object
+    tmp_path: Path, server: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Chapter 10 stops before its last cell, which removes its scratch folder: the kernels make
+    # theirs here (TMPDIR), not in /tmp.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     folder = with_a_failure(tmp_path)
     prefix = notebooks.run_prefix()
     result = cli(

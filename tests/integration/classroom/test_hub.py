@@ -38,9 +38,12 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update"]  # fmt: skip
-# Chapter 10's cells, but its last (the tidy-up that removes the exercise's bucket), then what
-# the learner's own key lists.
-CELLS = through_hub.code_cells(ROOT / "notebooks" / "10_first_bucket.ipynb")[:-1]
+# Chapter 10's cells up to the exercise's check (not the tidy-up after it, which removes the
+# exercise's bucket), then what the learner's own key lists, then the chapter's last cell, which
+# removes its scratch folder (else each learner's is left in /tmp, after their user is gone).
+CHAPTER = ROOT / "notebooks" / "10_first_bucket.ipynb"
+CELLS = through_hub.code_cells_through(CHAPTER, 's3lab.check("first-bucket")')
+SCRATCH = through_hub.code_cells(CHAPTER)[-1]
 LISTS = (
     'import boto3; print(sorted(b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]))'
 )
@@ -139,7 +142,8 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
         # chapter 10 in each one's own server, both at once; meanwhile, the browser's checks
         with ThreadPoolExecutor(max_workers=2) as pool:
             running = {
-                n: pool.submit(through_hub.run_cells, served, n, [*CELLS, LISTS]) for n in pages
+                n: pool.submit(through_hub.run_cells, served, n, [*CELLS, LISTS, SCRATCH])
+                for n in pages
             }
             for page in pages.values():  # JupyterLab, open at the copied notebooks
                 page.get_by_text("10_first_bucket.ipynb").first.wait_for(timeout=WAIT)
@@ -153,8 +157,8 @@ def test_a_class_on_a_real_hub(class_home: Path, browser: Any, tmp_path: Path) -
             ran = {n: future.result() for n, future in running.items()}
         _took("chapter 10 in both servers")
         for name, outputs in ran.items():
-            assert f"{name}: first-bucket: done" in outputs[-2], outputs[-2]
-            seen = ast.literal_eval(outputs[-1].strip())
+            assert f"{name}: first-bucket: done" in outputs[-3], outputs[-3]
+            seen = ast.literal_eval(outputs[-2].strip())
             assert seen and all(b.startswith(f"{name}-") for b in seen), (name, seen)
 
         # the class console: status and checks for everyone
