@@ -29,19 +29,8 @@ NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = ROOT / "tests" / "sanitize.cfg"
 
 
-def _scratch_in_tmp() -> set[Path]:
-    """The ``s3lab-*`` folders in the temporary folder, but the test sessions' own homes."""
-    return {p for p in Path(tempfile.gettempdir()).glob("s3lab-*") if not p.name.startswith(
-        "s3lab-tests-")}  # fmt: skip
-
-
-#: What was there before the session: only folders made during it can be its leaks.
-SCRATCH_BEFORE: set[Path] = set()
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Give the session a private S3LAB_HOME and private AWS files, before any kernel starts."""
-    SCRATCH_BEFORE.update(_scratch_in_tmp())
     home = Path(tempfile.mkdtemp(prefix="s3lab-tests-"))
     os.environ["S3LAB_HOME"] = str(home)
     os.environ["S3LAB_TEST_HOME"] = str(home)
@@ -145,19 +134,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if home:
         sandbox.stop(home=home)
         shutil.rmtree(home, ignore_errors=True)
-    # Only the controller looks (xdist's workers end first): a scratch folder some test's notebook
-    # or command left in /tmp is a missing clean-up, and fails the run, named.
-    if not hasattr(session.config, "workerinput"):
-        left = sorted(_scratch_in_tmp() - SCRATCH_BEFORE)
-        if left:
-            print(
-                f"\nerror: the tests left {len(left)} scratch folder(s) in "
-                f"{tempfile.gettempdir()}: {', '.join(p.name for p in left)} -- fix: the code "
-                "that made each must remove it (or run with TMPDIR set to a folder of the "
-                "test's); if another s3lab ran beside the tests, run them again",
-                file=sys.stderr,
-            )
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def scratch_left(tmp: Path) -> list[Path]:
