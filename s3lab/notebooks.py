@@ -12,11 +12,15 @@ name starts with the run's prefix is removed with everything in it.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import json
 import logging
+import os
 import secrets
+import shutil
 import string
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +81,8 @@ class Run:
     out: Path
     results: list[Result] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: Scratch folders left in place because something in them would not unmount.
+    kept: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -271,6 +277,36 @@ def remove_run_buckets(client: S3Client, prefix: str) -> list[str]:
     return removed
 
 
+@contextlib.contextmanager
+def kernel_scratch(name: str, kept: list[str]) -> Iterator[Path]:
+    """A temporary folder of one notebook's own, as its kernel's TMPDIR, removed afterwards.
+
+    A notebook that stops at a failing cell never reaches its clean-up cell, so what it made
+    with ``tempfile`` (chapter 85's holds scratch keys) would stay in /tmp. The kernel inherits
+    this process's environment, so its ``tempfile`` folders land here instead. Mounts inside are
+    unmounted first, and a folder with anything still mounted is kept (its path goes in
+    ``kept``): deleting files through a live mount deletes the bucket's objects.
+    """
+    from s3lab import mount  # the mount package is only needed once a run starts
+
+    folder = Path(tempfile.mkdtemp(prefix=f"s3lab-run-{Path(name).stem}-"))
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before
+        mount.unmount_all(folder)
+        root = str(folder.resolve())
+        if any(d == root or d.startswith(root + "/") for d in mount.fuse_mounts()):
+            kept.append(str(folder))
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(
     backend: str,
     *,
@@ -284,7 +320,8 @@ def run(
     """Run every notebook in ``folder`` on ``backend``; then remove the run's buckets.
 
     ``report`` is called after each notebook. A notebook that fails does not stop the run. The
-    buckets are removed even if the run is interrupted.
+    buckets are removed even if the run is interrupted, and each notebook's temporary files
+    with its kernel (:func:`kernel_scratch`).
 
     Raises:
         UsageError: ``backend`` is not one s3lab knows, or ``folder`` holds no notebooks.
@@ -314,7 +351,8 @@ def run(
                 continue
             started = time.monotonic()
             try:
-                execute(path, done.out, values)
+                with kernel_scratch(path.name, done.kept):
+                    execute(path, done.out, values)
                 result = Result(path.name, True, time.monotonic() - started)
             except Exception as exc:  # a failing notebook is a row of the table, not the end
                 result = Result(path.name, False, time.monotonic() - started, error_line(exc))

@@ -52,6 +52,8 @@ def _notebooks_run(args: argparse.Namespace) -> int:
     for line in notebooks.table(done.results):
         print(line)
     print(f"removed {len(done.removed)} bucket(s) starting with {done.prefix}")
+    for folder in done.kept:
+        print(f"kept {folder}: something in it is still mounted; s3lab unmount it, then delete it")
     print(f"executed notebooks: {done.out}")
     return 0 if done.ok else 1
 

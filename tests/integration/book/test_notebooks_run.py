@@ -6,7 +6,9 @@ midway, after it made a bucket and put an object in it.
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -59,9 +61,12 @@ def test_every_bucket_name_comes_from_the_prefix_parameter() -> None:
 def test_run_on_server_reports_and_cleans_up_after_a_failure(
     tmp_path: Path, server: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Chapter 10 stops before its last cell, which removes its scratch folder: the kernels make
-    # theirs here (TMPDIR), not in /tmp.
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    # Where this process, and so the run, makes temporary files: chapter 10 stops before its
+    # last cell, which removes its scratch folder, so the run itself must.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     folder = with_a_failure(tmp_path)
     prefix = notebooks.run_prefix()
     result = cli(
@@ -79,3 +84,26 @@ def test_run_on_server_reports_and_cleans_up_after_a_failure(
     client = buckets.client_for(backends.resolve("server"))
     left = [b["name"] for b in buckets.list_buckets(client) if b["name"].startswith(prefix)]
     assert left == []
+    assert sorted(path.name for path in temp.iterdir()) == [], "the run left scratch folders"
+
+
+def test_a_scratch_folder_with_a_live_mount_is_kept_not_emptied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting files through a mount deletes the bucket's objects: such a folder stays, named."""
+    from s3lab import mount
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kept: list[str] = []
+    with notebooks.kernel_scratch("60_mount.ipynb", kept) as folder:
+        assert folder.parent == tmp_path and os.environ["TMPDIR"] == str(folder)
+        (folder / "bucket").mkdir()
+        (folder / "bucket" / "object.txt").write_text("through the mount")
+        monkeypatch.setattr(mount, "unmount_all", lambda under: ["device is busy"])
+        monkeypatch.setattr(mount, "fuse_mounts", lambda: {str(folder / "bucket"): ("s", "fuse")})
+    assert kept == [str(folder)]
+    assert (folder / "bucket" / "object.txt").read_text() == "through the mount"
+    monkeypatch.undo()
+    with notebooks.kernel_scratch("60_mount.ipynb", kept) as second:
+        (second / "left.txt").write_text("a failed notebook's")
+    assert not second.exists() and kept == [str(folder)]

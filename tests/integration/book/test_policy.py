@@ -164,10 +164,6 @@ def run_as_role(
             env.delenv(variable, raising=False)
         for variable, value in vm.env.items():
             env.setenv(variable, value)
-        # A run the policy stops never reaches a chapter's last cell, which removes its scratch
-        # folder: the kernels make theirs here, not in /tmp.
-        (tmp / "kernel-tmp").mkdir(exist_ok=True)
-        env.setenv("TMPDIR", str(tmp / "kernel-tmp"))
         if record is None:
             return notebooks.run("aws", out=tmp / "out", folder=folder)
         with (
