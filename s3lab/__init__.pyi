@@ -35,7 +35,7 @@ from .install.download import pretty_fingerprint as pretty_fingerprint
 from .install.plans import AWSCLI_FINGERPRINT as AWSCLI_FINGERPRINT
 
 # mount: the folder, and what a mounted bucket does
-from .mount import mounts as mounts
+from .mount import mounted_under as mounted_under
 from .mount import unmount_all as unmount_all
 from .mount import unmount_at_exit as unmount_at_exit
 from .mount.semantics import compare as compare

@@ -300,8 +300,7 @@ def kernel_scratch(name: str, kept: list[str]) -> Iterator[Path]:
         else:
             os.environ["TMPDIR"] = before
         mount.unmount_all(folder)
-        root = str(folder.resolve())
-        if any(d == root or d.startswith(root + "/") for d in mount.fuse_mounts()):
+        if mount.mounted_under(folder):
             kept.append(str(folder))
         else:
             shutil.rmtree(folder, ignore_errors=True)

@@ -480,16 +480,25 @@ def unmount(directory: str | os.PathLike[str], *, timeout: float = 10.0) -> str:
     return done
 
 
+def mounted_under(under: str | os.PathLike[str]) -> list[str]:
+    """The FUSE mounts at or below ``under``, deepest first.
+
+    A folder with anything in this list must not be removed: deleting files through a live
+    mount deletes the bucket's objects.
+    """
+    root = _abspath(under).rstrip("/")
+    found = sorted(fuse_mounts(), reverse=True)
+    return [d for d in found if d == root or d.startswith(root + "/")]
+
+
 def unmount_all(under: str | os.PathLike[str]) -> list[str]:
     """Unmount every FUSE mount at or below ``under`` (a safety net for tests and notebooks)."""
-    root = _abspath(under).rstrip("/")
     done = []
-    for directory in sorted(fuse_mounts(), reverse=True):
-        if directory == root or directory.startswith(root + "/"):
-            try:
-                done.append(unmount(directory))
-            except S3LabError as exc:
-                done.append(exc.one_line())
+    for directory in mounted_under(under):
+        try:
+            done.append(unmount(directory))
+        except S3LabError as exc:
+            done.append(exc.one_line())
     return done
 
 
